@@ -39,7 +39,16 @@ def get_flow(name: str) -> type[Flow]:
         ) from None
 
 
-# Importing a module registers its flows.
-from sliceflow.flows import swd, max_sw  # noqa: E402,F401
+def _import_all() -> None:
+    """Import every public module of this package: importing a module registers its flows."""
+    import importlib
+    import pkgutil
+
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if not info.name.startswith("_") and info.name != "base":
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_import_all()
 
 __all__ = ["FLOWS", "Flow", "FlowConfig", "FlowContext", "get_flow", "register"]
