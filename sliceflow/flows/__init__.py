@@ -7,19 +7,36 @@ import difflib
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
 
 FLOWS: dict[str, type[Flow]] = {}
+# Manifold-specific implementations of a method that has a general one, e.g. dgswp on the ball.
+FLOW_VARIANTS: dict[tuple[str, str], type[Flow]] = {}
 
 
-def register(name: str):
-    """Class decorator: ``@register("swd")`` makes the flow available under ``name``."""
+def register(name: str, *, manifold: str | None = None):
+    """Class decorator: ``@register("swd")`` makes the flow available under ``name``.
+
+    ``@register("dgswp", manifold="poincare")`` registers the implementation of ``dgswp`` used on
+    that manifold (its class must list the manifold in ``manifolds``).
+    """
 
     def decorate(cls: type[Flow]) -> type[Flow]:
-        if name in FLOWS:
+        key = (name, manifold)
+        if (manifold is None and name in FLOWS) or key in FLOW_VARIANTS:
             raise RuntimeError(f"flow {name!r} registered twice")
         cls.name = name
-        FLOWS[name] = cls
+        if manifold is None:
+            FLOWS[name] = cls
+        else:
+            FLOW_VARIANTS[(name, manifold)] = cls
         return cls
 
     return decorate
+
+
+def supported_manifolds(name: str) -> frozenset[str]:
+    """Every manifold on which method ``name`` runs."""
+    found = set(FLOWS[name].manifolds) if name in FLOWS else set()
+    found |= {m for (n, m) in FLOW_VARIANTS if n == name}
+    return frozenset(found)
 
 
 def closest(name: str, known: list[str]) -> str:
@@ -28,15 +45,24 @@ def closest(name: str, known: list[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def get_flow(name: str) -> type[Flow]:
-    """The flow class registered under ``name``; ``ValueError`` naming the known ones otherwise."""
-    try:
-        return FLOWS[name]
-    except KeyError:
-        known = sorted(FLOWS)
+def known_flows() -> list[str]:
+    return sorted(set(FLOWS) | {n for (n, _) in FLOW_VARIANTS})
+
+
+def get_flow(name: str, manifold: str | None = None) -> type[Flow]:
+    """The flow class for ``name`` (on ``manifold`` if given); ``ValueError`` with the fix if none."""
+    known = known_flows()
+    if name not in known:
         raise ValueError(
             f"unknown method {name!r}{closest(name, known)}; known methods: {', '.join(known)}"
-        ) from None
+        )
+    if manifold is None:
+        return FLOWS.get(name) or next(c for (n, _), c in FLOW_VARIANTS.items() if n == name)
+    cls = FLOW_VARIANTS.get((name, manifold)) or FLOWS.get(name)
+    if cls is None or manifold not in cls.manifolds:
+        where = ", ".join(sorted(supported_manifolds(name)))
+        raise ValueError(f"method {name!r} does not run on {manifold!r}; it supports: {where}")
+    return cls
 
 
 def _import_all() -> None:
@@ -51,4 +77,4 @@ def _import_all() -> None:
 
 _import_all()
 
-__all__ = ["FLOWS", "Flow", "FlowConfig", "FlowContext", "get_flow", "register"]
+__all__ = ["FLOWS", "FLOW_VARIANTS", "known_flows", "supported_manifolds", "Flow", "FlowConfig", "FlowContext", "get_flow", "register"]
