@@ -50,7 +50,7 @@ def known_flows() -> list[str]:
 
 
 def get_flow(name: str, manifold: str | None = None) -> type[Flow]:
-    """The flow class for ``name`` (on ``manifold`` if given); ``ValueError`` with the fix if none."""
+    """The class of method ``name`` (on ``manifold`` if given); ``ValueError`` with the fix."""
     known = known_flows()
     if name not in known:
         raise ValueError(
@@ -77,4 +77,14 @@ def _import_all() -> None:
 
 _import_all()
 
-__all__ = ["FLOWS", "FLOW_VARIANTS", "known_flows", "supported_manifolds", "Flow", "FlowConfig", "FlowContext", "get_flow", "register"]
+__all__ = [
+    "FLOWS",
+    "FLOW_VARIANTS",
+    "known_flows",
+    "supported_manifolds",
+    "Flow",
+    "FlowConfig",
+    "FlowContext",
+    "get_flow",
+    "register",
+]
