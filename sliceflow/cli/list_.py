@@ -1,0 +1,27 @@
+"""``sliceflow list``: methods, datasets and manifolds, one line each."""
+
+from __future__ import annotations
+
+from sliceflow.cli import app
+from sliceflow.cli._common import console
+
+
+@app.command("list")
+def list_command() -> None:
+    """List the methods, datasets and manifolds sliceflow knows."""
+    from sliceflow.datasets import DATASETS
+    from sliceflow.flows import FLOW_VARIANTS, FLOWS, known_flows, supported_manifolds
+    from sliceflow.manifolds import MANIFOLDS
+
+    console.print("[bold]methods[/]")
+    for name in known_flows():
+        cls = FLOWS.get(name) or next(c for (n, _), c in FLOW_VARIANTS.items() if n == name)
+        where = ", ".join(sorted(supported_manifolds(name)))
+        console.print(f"  {name:<22} {cls.summary} [dim]({where})[/]")
+    console.print("[bold]datasets[/]")
+    for name, dataset in sorted(DATASETS.items()):
+        where = ", ".join(sorted(dataset.manifolds))
+        console.print(f"  {name:<22} {dataset.summary} [dim]({where})[/]")
+    console.print("[bold]manifolds[/]")
+    for name, cls in sorted(MANIFOLDS.items()):
+        console.print(f"  {name:<22} {cls.summary}")
