@@ -1,0 +1,133 @@
+"""Reports of a saved run: trace and metric figures, snapshot grid, GIFs, report.md/.html.
+
+Everything is rendered from the files a run wrote (trace.csv, summary.csv, metrics.csv,
+particles.npz, scenario.yaml); no flow is ever recomputed. matplotlib is imported lazily, inside
+the functions that draw, so importing this package stays light.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sliceflow.report.io import RunData, RunDirError, is_interrupted, load_run, progress
+
+
+def file_label(label: str) -> str:
+    """A method label made safe for a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+
+
+def render_run(
+    run_dir: Path | str,
+    *,
+    gif: bool | None = None,
+    gif_seed: int | None = None,
+    gif_frames: int | None = None,
+    gif_fps: float | None = None,
+    gif_size_px: int | None = None,
+    fmt: str | None = None,
+    threshold: float | None = None,
+    log_time: bool | None = None,
+) -> list[Path]:
+    """Render every figure, GIF and report of a run directory; return the written paths.
+
+    None means: the run's scenario.yaml ``output:`` section, else the defaults (GIFs on,
+    seed index 0, 60 frames, 12 fps, 480 px, png, threshold -1.0 on log10 W2^2, linear time).
+    Raises RunDirError (one-line message) on a bad run directory or option.
+    """
+    from sliceflow.report.document import EmbeddedFigure, write_documents
+    from sliceflow.report.style import figure_png_bytes, resolve_options, save_figure
+    from sliceflow.report.trace import metric_figure, metric_names, run_series, trace_figure
+
+    run = load_run(run_dir)
+    options = resolve_options(
+        run.scenario,
+        gif=gif,
+        gif_seed=gif_seed,
+        gif_frames=gif_frames,
+        gif_fps=gif_fps,
+        gif_size_px=gif_size_px,
+        fmt=fmt,
+        threshold=threshold,
+        log_time=log_time,
+    )
+    written: list[Path] = []
+    figures: list[EmbeddedFigure] = []
+
+    def static(figure, caption: str, stem: str) -> None:
+        path = save_figure(figure, run.run_dir / f"{stem}.{options.fmt}")
+        written.append(path)
+        png = path.read_bytes() if options.fmt == "png" else figure_png_bytes(figure)
+        figures.append(EmbeddedFigure(caption, path.name, png, "image/png"))
+
+    series = run_series(run)
+    title = run.name + (" (interrupted)" if is_interrupted(run) else "")
+    static(
+        trace_figure(series, manifold=run.manifold, log_time=options.log_time, title=title),
+        "log10 W2^2 against the flow step",
+        "trace",
+    )
+    if run.run_dir.joinpath("particles.npz").exists():
+        written += _render_particles(run, options, figures, static)
+    for name in metric_names(run):
+        figure = metric_figure(run, name, log_time=options.log_time)
+        static(figure, f"metric {name} against the flow step", f"metrics_{file_label(name)}")
+    written += write_documents(run, options, figures)
+    return written
+
+
+def _render_particles(run: RunData, options, figures: list, static) -> list[Path]:
+    """snapshots.<fmt> and, if enabled, flow_<label>.gif per method and flows.gif."""
+    from sliceflow.report.document import EmbeddedFigure
+    from sliceflow.report.gif import write_flows_gif, write_method_gif
+    from sliceflow.report.io import load_particles
+    from sliceflow.report.snapshots import snapshots_figure
+
+    particles = load_particles(run)
+    static(
+        snapshots_figure(run, particles, seed_index=options.gif_seed),
+        "particles at chosen flow steps",
+        "snapshots",
+    )
+    if not options.gif:
+        return []
+    gif_args = {
+        "seed_index": options.gif_seed,
+        "frames": options.gif_frames,
+        "fps": options.gif_fps,
+        "size_px": options.gif_size_px,
+    }
+    paths = []
+    for label in run.labels:
+        if particles.positions.get(label) is None or particles.positions[label].shape[0] == 0:
+            continue
+        path = run.run_dir / f"flow_{file_label(label)}.gif"
+        paths.append(write_method_gif(run, particles, label, path, **gif_args))
+        figures.append(
+            EmbeddedFigure(f"flow of {label}", path.name, path.read_bytes(), "image/gif")
+        )
+    if paths:
+        path = write_flows_gif(run, particles, run.run_dir / "flows.gif", **gif_args)
+        paths.append(path)
+        figures.append(EmbeddedFigure("all methods", path.name, path.read_bytes(), "image/gif"))
+    return paths
+
+
+def compare_runs(run_dirs, out=None, fmt: str = "png", threshold: float | None = None):
+    """Compare several runs: one trace figure and one table (see sliceflow.report.compare)."""
+    from sliceflow.report.compare import compare_runs as _compare
+
+    return _compare(run_dirs, out=out, fmt=fmt, threshold=threshold)
+
+
+__all__ = [
+    "RunData",
+    "RunDirError",
+    "compare_runs",
+    "file_label",
+    "is_interrupted",
+    "load_run",
+    "progress",
+    "render_run",
+]

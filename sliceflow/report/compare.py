@@ -1,0 +1,106 @@
+"""Compare several runs: one trace figure (methods prefixed by run name) and one table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sliceflow.report.io import RunData, RunDirError, is_interrupted, load_run
+from sliceflow.report.style import DEFAULTS, save_figure
+from sliceflow.report.tables import STATS_HEADER, markdown_table, missing_lines, stats_table
+from sliceflow.report.trace import run_series, trace_figure
+
+
+@dataclass
+class Comparison:
+    markdown: str  # the table(s), also written to compare.md
+    paths: list[Path]  # written files: trace figure, compare.md
+
+
+def run_names(runs: list[RunData]) -> list[str]:
+    """Scenario names, falling back to directory names (then paths) when two runs share one."""
+    for candidates in (
+        [r.name for r in runs],
+        [r.run_dir.name for r in runs],
+        [str(r.run_dir) for r in runs],
+    ):
+        if len(set(candidates)) == len(candidates):
+            return candidates
+    return [f"{r.name}#{i}" for i, r in enumerate(runs)]
+
+
+def _overview(runs: list[RunData], names: list[str]) -> list[list[str]]:
+    rows = []
+    for name, run in zip(names, runs, strict=True):
+        rows.append(
+            [
+                name,
+                str(run.run_dir),
+                run.manifold,
+                str(run.scenario.get("n_particles", "n/a")),
+                str(run.scenario.get("steps", "n/a")),
+                "interrupted" if is_interrupted(run) else "complete",
+            ]
+        )
+    return rows
+
+
+def compare_runs(
+    run_dirs: list[Path | str],
+    *,
+    out: Path | str | None = None,
+    fmt: str = "png",
+    threshold: float | None = None,
+) -> Comparison:
+    """Write ``compare_trace.<fmt>`` and ``compare.md`` into ``out``.
+
+    ``out`` defaults to ``compare/`` beside the first run directory.
+    """
+    if len(run_dirs) < 1:
+        raise RunDirError("compare needs at least one run directory; pass RUN_DIR RUN_DIR ...")
+    fmt = fmt.lower()
+    if fmt not in ("png", "pdf"):
+        raise RunDirError(f"format {fmt!r} is not supported; use png or pdf")
+    runs = [load_run(d) for d in run_dirs]
+    names = run_names(runs)
+    if threshold is None:
+        output = runs[0].scenario.get("output") or {}
+        threshold = float(output.get("threshold", DEFAULTS["threshold"]))
+    out_dir = Path(out) if out is not None else Path(run_dirs[0]).parent / "compare"
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    series = [s for name, run in zip(names, runs, strict=True) for s in run_series(run, f"{name}/")]
+    manifolds = {run.manifold for run in runs}
+    manifold = manifolds.pop() if len(manifolds) == 1 else "euclidean"
+    figure = trace_figure(series, manifold=manifold, log_time=False, title=" vs ".join(names))
+    figure_path = save_figure(figure, out_dir / f"compare_trace.{fmt}")
+
+    rows = [
+        row
+        for name, run in zip(names, runs, strict=True)
+        for row in stats_table(run, threshold, prefix=f"{name}/")
+    ]
+    overview = markdown_table(
+        ["run", "directory", "manifold", "n", "steps", "status"], _overview(runs, names)
+    )
+    lines = [overview, "", f"log10 W2^2 over seeds; threshold {threshold:g}.", ""]
+    lines.append(markdown_table(STATS_HEADER, rows))
+    missing = [
+        f"- {name}: {line}"
+        for name, run in zip(names, runs, strict=True)
+        for line in missing_lines(run)
+    ]
+    if missing:
+        lines += ["", "Missing steps:", ""] + missing
+    table = "\n".join(lines)
+    link = (
+        f"[{figure_path.name}]({figure_path.name})"
+        if fmt == "pdf"
+        else (f"![trace]({figure_path.name})")
+    )
+    document = f"# sliceflow compare\n\n{table}\n\n{link}\n"
+    md_path = out_dir / "compare.md"
+    tmp = md_path.with_name("compare.md.tmp")
+    tmp.write_text(document, encoding="utf-8")
+    tmp.replace(md_path)
+    return Comparison(markdown=table, paths=[figure_path, md_path])

@@ -1,0 +1,128 @@
+"""Numbers of a report: per-method quartiles at chosen steps, threshold step, time per step.
+
+Quartiles are read from summary.csv (the engine's numbers), never recomputed when it exists.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sliceflow.report.io import RunData, SummaryRow, progress
+
+
+@dataclass
+class MethodStats:
+    label: str
+    first: SummaryRow | None
+    middle: SummaryRow | None
+    last: SummaryRow | None
+    threshold_step: int | None  # first traced step whose median < threshold
+    seconds_per_step: float | None
+    n_diverged: int
+    n_total: int
+
+
+def _fmt(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.3f}"
+
+
+def format_quartiles(row: SummaryRow | None) -> str:
+    """'median [q25, q75] @ step' of log10 W2^2."""
+    if row is None:
+        return "n/a"
+    return f"{_fmt(row.median)} [{_fmt(row.q25)}, {_fmt(row.q75)}] @{row.step}"
+
+
+def seconds_per_step(run: RunData, label: str) -> float | None:
+    """elapsed_s at the method's last traced step divided by that step."""
+    trace = run.traces.get(label)
+    if trace is None or trace.steps.size == 0:
+        return None
+    last = int(trace.steps.max())
+    elapsed = trace.elapsed_s[trace.steps == last]
+    elapsed = elapsed[np.isfinite(elapsed)]
+    if last <= 0 or elapsed.size == 0:
+        return None
+    return float(elapsed.max()) / last
+
+
+def method_stats(run: RunData, label: str, threshold: float) -> MethodStats:
+    rows = run.summary.get(label) or []
+    under = [r.step for r in rows if not math.isnan(r.median) and r.median < threshold]
+    last = rows[-1] if rows else None
+    return MethodStats(
+        label=label,
+        first=rows[0] if rows else None,
+        middle=rows[len(rows) // 2] if rows else None,
+        last=last,
+        threshold_step=under[0] if under else None,
+        seconds_per_step=seconds_per_step(run, label),
+        n_diverged=last.n_diverged if last else 0,
+        n_total=run.n_seeds(label) or (last.n_seeds if last else 0),
+    )
+
+
+STATS_HEADER = ["method", "first", "middle", "last", "below threshold", "ms / step", "diverged"]
+
+
+def stats_row(stats: MethodStats, prefix: str = "") -> list[str]:
+    per_step = "n/a" if stats.seconds_per_step is None else f"{1000 * stats.seconds_per_step:.3g}"
+    return [
+        prefix + stats.label,
+        format_quartiles(stats.first),
+        format_quartiles(stats.middle),
+        format_quartiles(stats.last),
+        "never" if stats.threshold_step is None else str(stats.threshold_step),
+        per_step,
+        f"{stats.n_diverged}/{stats.n_total}",
+    ]
+
+
+def stats_table(run: RunData, threshold: float, prefix: str = "") -> list[list[str]]:
+    return [stats_row(method_stats(run, label, threshold), prefix) for label in run.labels]
+
+
+def _describe_distribution(spec: Any) -> str:
+    if not isinstance(spec, dict):
+        return str(spec) if spec is not None else "n/a"
+    if "file" in spec:
+        return f"file {spec['file']}"
+    name = spec.get("dataset", "?")
+    params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "dataset")
+    return f"{name} ({params})" if params else str(name)
+
+
+def _describe_seeds(seeds: Any) -> str:
+    if isinstance(seeds, list):
+        return f"{len(seeds)}: {', '.join(str(s) for s in seeds)}"
+    return str(seeds) if seeds is not None else "n/a"
+
+
+def scenario_table(run: RunData) -> list[list[str]]:
+    """[field, value] rows: name, manifold, n, steps, seeds, source, target."""
+    scenario = run.scenario
+    return [
+        ["name", run.name],
+        ["manifold", run.manifold],
+        ["particles n", str(scenario.get("n_particles", "n/a"))],
+        ["steps", str(scenario.get("steps", "n/a"))],
+        ["seeds", _describe_seeds(scenario.get("seeds"))],
+        ["source", _describe_distribution(scenario.get("source"))],
+        ["target", _describe_distribution(scenario.get("target"))],
+    ]
+
+
+def missing_lines(run: RunData) -> list[str]:
+    """One line per method that did not finish, naming the missing steps."""
+    return [p.describe() for p in progress(run) if p.missing is not None]
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), line(["---"] * len(header))] + [line(r) for r in rows])
