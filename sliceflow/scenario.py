@@ -120,9 +120,15 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ScenarioError(f"--set {text!r}: expected key.path=value, e.g. methods.swd.lr=0.1")
     key, value = text.split("=", 1)
     try:
-        return key.strip(), yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
     except yaml.YAMLError:
-        return key.strip(), value
+        parsed = value
+    if isinstance(parsed, str):  # YAML 1.1 reads 1e-2 as a string
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
+    return key.strip(), parsed
 
 
 def _apply_override(raw: dict, key: str, value: Any, fail) -> None:

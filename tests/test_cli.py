@@ -1,0 +1,131 @@
+"""The command line: help, list, validate, run, and one clear line with exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sliceflow.cli import app
+from tests.conftest import small_scenario
+
+runner = CliRunner()
+
+
+def _invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_help_and_list():
+    assert _invoke("--help").exit_code == 0
+    listing = _invoke("list")
+    assert listing.exit_code == 0
+    for name in ("swd", "max_sw", "two_moons", "uniform_cube", "euclidean"):
+        assert name in listing.stdout
+
+
+def test_run_writes_outputs(tmp_path, write_scenario):
+    path = write_scenario(small_scenario(steps=10))
+    result = _invoke("run", path, "--out", tmp_path / "out", "--no-progress", "--no-gif")
+    assert result.exit_code == 0, result.output
+    for name in ("trace.csv", "summary.csv", "particles.npz", "scenario.yaml"):
+        assert (tmp_path / "out" / name).is_file()
+
+
+def test_run_options_override_the_scenario(tmp_path, write_scenario):
+    path = write_scenario(small_scenario(methods=[{"method": "swd"}, {"method": "max_sw"}]))
+    result = _invoke(
+        "run",
+        path,
+        "--out",
+        tmp_path / "o",
+        "--seeds",
+        2,
+        "--steps",
+        3,
+        "--methods",
+        "max_sw",
+        "--set",
+        "methods.max_sw.inner_steps=2",
+        "--no-gif",
+    )
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "o" / "trace.csv").read_text().splitlines()
+    assert len(lines) == 1 + 2 * 4 and all(line.startswith("max_sw") for line in lines[1:])
+    assert "inner_steps: 2" in (tmp_path / "o" / "scenario.yaml").read_text()
+
+
+BAD = {
+    "unknown key": ({"stepz": 3}, "unknown key (did you mean 'steps'?)"),
+    "unknown method": ({"methods": [{"method": "swdd"}]}, "did you mean 'swd'?"),
+    "negative lr": ({"methods": [{"method": "swd", "lr": -0.1}]}, "methods[0].lr"),
+    "unknown dataset": ({"target": {"dataset": "two_moon"}}, "did you mean 'two_moons'?"),
+    "method key typo": (
+        {"methods": [{"method": "swd", "n_projection": 3}]},
+        "did you mean 'n_projections'?",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_scenarios_give_one_line_and_exit_code_2(case, write_scenario):
+    changes, expected = BAD[case]
+    scenario = small_scenario()
+    scenario.update(changes)
+    path = write_scenario(scenario)
+    for command in ("run", "validate"):
+        result = _invoke(command, path)
+        assert result.exit_code == 2, result.output
+        assert expected in result.output
+        assert "Traceback" not in result.output
+        assert str(path) in result.output
+
+
+def test_yaml_syntax_error_names_the_line(write_scenario):
+    path = write_scenario("name: x\nsteps: 3\nmethods: [swd\n")
+    result = _invoke("run", path)
+    assert result.exit_code == 2
+    assert f"{path}:4: YAML syntax error" in result.output
+
+
+def test_missing_file():
+    result = _invoke("run", "does/not/exist.yaml")
+    assert result.exit_code == 2 and "file not found" in result.output
+
+
+def test_target_file_of_the_wrong_shape(tmp_path, write_scenario):
+    np.save(tmp_path / "flat.npy", np.zeros(10))
+    path = write_scenario(small_scenario(target={"file": "flat.npy"}))
+    result = _invoke("run", path, "--out", tmp_path / "o")
+    assert result.exit_code == 2
+    assert "has shape (10,); expected (samples, dimension)" in result.output
+
+
+def test_target_file_is_used_for_every_seed(tmp_path, write_scenario):
+    np.savetxt(tmp_path / "target.csv", np.random.RandomState(0).randn(40, 2), delimiter=",")
+    path = write_scenario(small_scenario(steps=2, target={"file": "target.csv"}))
+    result = _invoke("run", path, "--out", tmp_path / "o", "--no-gif")
+    assert result.exit_code == 0, result.output
+    target = np.load(tmp_path / "o" / "particles.npz")["target"]
+    assert target.shape == (3, 40, 2) and np.array_equal(target[0], target[2])
+
+
+def test_negative_steps_on_the_command_line(write_scenario):
+    result = _invoke("run", write_scenario(small_scenario()), "--steps", -1)
+    assert result.exit_code == 2 and "--steps -1" in result.output
+
+
+def test_bad_set_option(write_scenario):
+    result = _invoke("run", write_scenario(small_scenario()), "--set", "methods.nope.lr=1")
+    assert result.exit_code == 2 and "no entry 'nope'" in result.output
+
+
+def test_cuda_request_without_a_gpu(write_scenario, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    result = _invoke(
+        "run", write_scenario(small_scenario()), "--device", "cuda", "--out", tmp_path / "o"
+    )
+    assert result.exit_code == 2 and "no CUDA device" in result.output
