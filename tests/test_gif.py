@@ -8,7 +8,7 @@ from PIL import Image, ImageChops
 from test_report_synthetic import write_run
 
 from sliceflow.report import load_run, render_run
-from sliceflow.report.gif import nearest_w2sq, write_flows_gif, write_method_gif
+from sliceflow.report.gif import nearest_w2sq, panel_figure, render_frames
 from sliceflow.report.io import load_particles
 from sliceflow.report.snapshots import column_indices
 
@@ -50,16 +50,26 @@ def test_fewer_snapshots_than_frames_gives_one_frame_per_snapshot(tmp_path):
 
 
 def test_frames_move_and_the_seed_choice_changes_the_picture(tmp_path):
-    run_dir = write_run(tmp_path / "run", n_snapshots=5)
-    run, particles = load_run(run_dir), None
+    run = load_run(write_run(tmp_path / "run", n_snapshots=5))
     particles = load_particles(run)
-    args = {"frames": 5, "fps": 10, "size_px": 160}
-    seed0 = write_method_gif(run, particles, "swd", tmp_path / "a.gif", seed_index=0, **args)
-    seed2 = write_method_gif(run, particles, "swd", tmp_path / "b.gif", seed_index=2, **args)
-    first, last = _frames(seed0)[0], _frames(seed0)[-1]
-    assert ImageChops.difference(first, last).getbbox() is not None  # particles moved
-    other = _frames(seed2)[0]
-    assert ImageChops.difference(first, other).getbbox() is not None  # another seed's cloud
+    args = {"limits": (-2.0, 2.0, -2.0, 2.0), "size_px": 160}
+    seed0 = render_frames(run, particles, "swd", [0, 4], seed_index=0, **args)
+    seed2 = render_frames(run, particles, "swd", [0], seed_index=2, **args)
+    assert seed0[0].size == (160, 160)
+    assert ImageChops.difference(seed0[0], seed0[4]).getbbox() is not None  # particles moved
+    assert ImageChops.difference(seed0[0], seed2[0]).getbbox() is not None  # another cloud
+
+
+def test_flows_gif_panels_are_the_method_frames_side_by_side(tmp_path):
+    run_dir = write_run(tmp_path / "run", n_snapshots=5)
+    render_run(run_dir, gif_frames=5, gif_size_px=100)
+    flows = _frames(run_dir / "flows.gif")
+    for i, name in enumerate(("flow_swd.gif", "flow_max_sw.gif")):
+        alone = _frames(run_dir / name)
+        for k in (0, 4):
+            panel = flows[k].crop((100 * i, 0, 100 * (i + 1), 100))
+            difference = np.asarray(ImageChops.difference(panel, alone[k]))
+            assert difference.mean() < 2.0  # equal up to each GIF's own palette
 
 
 def test_nearest_traced_w2sq(tmp_path):
@@ -75,26 +85,14 @@ def test_nearest_traced_w2sq(tmp_path):
 def test_poincare_gif_axes_are_the_disk(tmp_path):
     run_dir = write_run(tmp_path / "run", manifold="poincare")
     run = load_run(run_dir)
-    particles = load_particles(run)
-    captured = {}
-
-    import sliceflow.report.gif as gif_module
-
-    original = gif_module._animate
-
-    def spy(figure, animated, update, frames, path, fps):
-        captured["axes"] = figure.axes
-        return original(figure, animated, update, frames, path, fps)
-
-    gif_module._animate = spy
-    try:
-        write_flows_gif(run, particles, tmp_path / "f.gif", seed_index=0, frames=3, fps=5,
-                        size_px=120)  # fmt: skip
-    finally:
-        gif_module._animate = original
-    for ax in captured["axes"]:
-        assert ax.get_xlim() == pytest.approx((-1.03, 1.03))
-        assert any(type(p).__name__ == "Circle" for p in ax.patches)  # the unit circle
+    target = load_particles(run).target[0]
+    figure, _, _ = panel_figure(run, target, (-0.3, 0.3, -0.3, 0.3), "red", "h", 120)
+    ax = figure.axes[0]
+    assert ax.get_xlim() == pytest.approx((-1.03, 1.03))
+    assert ax.get_ylim() == pytest.approx((-1.03, 1.03))
+    assert any(type(p).__name__ == "Circle" for p in ax.patches)  # the unit circle
+    render_run(run_dir, gif_frames=3, gif_size_px=100)
+    assert Image.open(run_dir / "flows.gif").size == (200, 100)
 
 
 def test_high_dimensional_runs_draw_the_first_two_coordinates(tmp_path):

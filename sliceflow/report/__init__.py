@@ -80,7 +80,7 @@ def render_run(
 def _render_particles(run: RunData, options, figures: list, static) -> list[Path]:
     """snapshots.<fmt> and, if enabled, flow_<label>.gif per method and flows.gif."""
     from sliceflow.report.document import EmbeddedFigure
-    from sliceflow.report.gif import write_flows_gif, write_method_gif
+    from sliceflow.report.gif import write_gifs
     from sliceflow.report.io import load_particles
     from sliceflow.report.snapshots import snapshots_figure
 
@@ -98,19 +98,10 @@ def _render_particles(run: RunData, options, figures: list, static) -> list[Path
         "fps": options.gif_fps,
         "size_px": options.gif_size_px,
     }
-    paths = []
-    for label in run.labels:
-        if particles.positions.get(label) is None or particles.positions[label].shape[0] == 0:
-            continue
-        path = run.run_dir / f"flow_{file_label(label)}.gif"
-        paths.append(write_method_gif(run, particles, label, path, **gif_args))
-        figures.append(
-            EmbeddedFigure(f"flow of {label}", path.name, path.read_bytes(), "image/gif")
-        )
-    if paths:
-        path = write_flows_gif(run, particles, run.run_dir / "flows.gif", **gif_args)
-        paths.append(path)
-        figures.append(EmbeddedFigure("all methods", path.name, path.read_bytes(), "image/gif"))
+    paths = write_gifs(run, particles, run.run_dir, file_label, **gif_args)
+    for path in paths:
+        caption = "all methods" if path.name == "flows.gif" else f"flow of {path.stem[5:]}"
+        figures.append(EmbeddedFigure(caption, path.name, path.read_bytes(), "image/gif"))
     return paths
 
 

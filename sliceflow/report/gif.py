@@ -1,9 +1,11 @@
 """flow_<label>.gif (one method, one seed) and flows.gif (all methods side by side).
 
 Written with matplotlib.animation's PillowWriter straight into the GIF file: no frame is ever
-written as a loose image. Frames are particles.npz snapshots, subsampled evenly. Blitting: the
-static part (axes, ticks, target) is drawn once; each frame redraws only the particles and the
-titles (FuncAnimation.save would redraw the whole figure twice per frame, about 50x slower).
+written as a loose image. Frames are particles.npz snapshots, subsampled evenly. Speed: blitting
+(axes, ticks and target are drawn once; each frame redraws only the particles and the counter,
+where FuncAnimation.save redraws the whole figure twice per frame, about 50x slower), and
+flows.gif is assembled from the per-method frames (all panels share the same axis limits)
+instead of drawing every panel again.
 """
 
 from __future__ import annotations
@@ -49,124 +51,128 @@ def _format_w2(value: float) -> str:
     return "diverged" if not np.isfinite(value) else f"{value:.3g}"
 
 
-class BlitPillowWriter(PillowWriter):
-    """PillowWriter that grabs the canvas as it stands (after blitting) instead of re-saving."""
+class FramePillowWriter(PillowWriter):
+    """PillowWriter fed with finished RGB frames; ``grab_frame`` takes the canvas as it stands.
+
+    One palette for the whole GIF, from the first frame (which already shows every colour):
+    25x faster than Pillow's per-frame median cut, and a smaller file.
+    """
 
     def grab_frame(self, **savefig_kwargs) -> None:
-        rgba = np.asarray(self.fig.canvas.buffer_rgba())  # (H, W, 4)
-        frame = Image.fromarray(rgba[..., :3].copy(), "RGB")
-        # One palette for the whole GIF, from the first frame (which already shows every colour):
-        # 25x faster than Pillow's per-frame median cut, and a smaller file.
+        self.add_frame(canvas_image(self.fig))
+
+    def add_frame(self, frame: Image.Image) -> None:
         if not self._frames:
             self._palette = frame.quantize(colors=255, method=Image.Quantize.FASTOCTREE)
         self._frames.append(frame.quantize(palette=self._palette, dither=Image.Dither.NONE))
 
 
-def _animate(figure, animated: list, update, frames: list[int], path: Path, fps: float) -> Path:
-    """Draw the static background once, then per frame: restore it, update, draw ``animated``."""
-    for artist in animated:
-        artist.set_animated(True)
+def canvas_image(figure) -> Image.Image:
+    rgba = np.asarray(figure.canvas.buffer_rgba())  # (H, W, 4)
+    return Image.fromarray(rgba[..., :3].copy(), "RGB")
+
+
+def write_gif(frames: list[Image.Image], path: Path, fps: float) -> Path:
+    """Write frames with PillowWriter, atomically (temporary .gif + rename)."""
+    width, height = frames[0].size
+    sizing = new_figure(width / GIF_DPI, height / GIF_DPI, dpi=GIF_DPI)  # the writer's frame size
     tmp = path.with_name(path.stem + ".tmp.gif")  # PillowWriter picks the format by suffix
-    writer = BlitPillowWriter(fps=fps)
-    canvas = figure.canvas
-    with writer.saving(figure, str(tmp), dpi=GIF_DPI):
-        canvas.draw()
-        background = canvas.copy_from_bbox(figure.bbox)
-        for k in frames:
-            canvas.restore_region(background)
-            update(k)
-            for artist in animated:
-                figure.draw_artist(artist)
-            writer.grab_frame()
+    writer = FramePillowWriter(fps=fps)
+    with writer.saving(sizing, str(tmp), dpi=GIF_DPI):
+        for frame in frames:
+            writer.add_frame(frame)
     tmp.replace(path)
     return path
 
 
-def _panel(figure, position, run, target, limits, color, heading):
-    """Axes with the static target and heading; returns (moving scatter, per-frame counter)."""
-    ax = figure.add_subplot(*position)
+def panel_figure(run: RunData, target, limits, color: str, heading: str, size_px: int):
+    """A square figure: static target and heading; returns (figure, moving scatter, counter).
+
+    Text and markers scale with ``size_px`` (designed at 480 px) so small GIFs stay legible.
+    """
+    scale = size_px / 480
+    font = max(10 * scale, 4.0)
+    figure = new_figure(size_px / GIF_DPI, size_px / GIF_DPI, dpi=GIF_DPI)
+    figure.subplots_adjust(left=0.09, right=0.97, bottom=0.07, top=0.86)
+    ax = figure.add_subplot(1, 1, 1)
     setup_domain_axes(ax, run.manifold, limits)
-    size = marker_size(target.shape[0])
+    ax.tick_params(labelsize=max(8 * scale, 3.0))
+    size = marker_size(target.shape[0]) * max(scale, 0.3) ** 2
     ax.scatter(target[:, 0], target[:, 1], s=size, c=TARGET_COLOR, linewidths=0)
-    ax.set_title(heading, fontsize=10, pad=17)  # static: drawn once, in the background
-    moving = ax.scatter([], [], s=size, c=color, linewidths=0)
-    counter = ax.text(0.5, 1.012, "", transform=ax.transAxes, ha="center", va="bottom", fontsize=10)
-    return moving, counter
+    ax.set_title(heading, fontsize=font, pad=1.7 * font)  # static: drawn once, in the background
+    moving = ax.scatter([], [], s=size, c=color, linewidths=0, animated=True)
+    counter = ax.text(0.5, 1.012, "", transform=ax.transAxes, ha="center", va="bottom",
+                      fontsize=font, animated=True)  # fmt: skip
+    return figure, moving, counter
 
 
-def write_method_gif(
-    run: RunData,
-    particles: Particles,
-    label: str,
-    path: Path,
-    *,
-    seed_index: int,
-    frames: int,
-    fps: float,
-    size_px: int,
-) -> Path:
-    """Particles of one seed moving over the target; title: step counter and current W2^2."""
-    seed_index = seed_index_checked(particles, seed_index)
+def render_frames(
+    run: RunData, particles: Particles, label: str, indices, *, seed_index: int, limits, size_px
+) -> dict[int, Image.Image]:
+    """RGB frames of one method and seed at the given snapshot indices (blitted)."""
     seed = int(particles.seeds[seed_index])
     positions = particles.positions[label][:, seed_index]  # (K_l, n, d)
     steps = particles.snapshot_steps(label)  # (K_l,)
-    chosen = column_indices(steps.size, frames)  # (F,)
-    target = particles.target[seed_index]  # (m, d)
-    figure = new_figure(size_px / GIF_DPI, size_px / GIF_DPI, dpi=GIF_DPI)
-    figure.subplots_adjust(left=0.09, right=0.97, bottom=0.07, top=0.86)
     color = method_color(run.labels.index(label))
-    head = f"{label}, seed {seed}{domain_note(particles.dim)}"
-    limits = square_limits(target, positions)
-    moving, counter = _panel(figure, (1, 1, 1), run, target, limits, color, head)
+    heading = f"{label}, seed {seed}{domain_note(particles.dim)}"
+    target = particles.target[seed_index]  # (m, d)
+    figure, moving, counter = panel_figure(run, target, limits, color, heading, size_px)
     total = run.total_steps if run.total_steps is not None else int(steps.max())
     symbol = gif_w2_symbol(run.manifold)
-
-    def update(k: int) -> None:
-        step = int(steps[k])
+    canvas = figure.canvas
+    canvas.draw()
+    background = canvas.copy_from_bbox(figure.bbox)
+    frames = {}
+    for k in sorted({int(i) for i in indices}):
+        canvas.restore_region(background)
         moving.set_offsets(positions[k, :, :2])
-        value = _format_w2(nearest_w2sq(run, label, seed, step))
-        counter.set_text(f"step {step} / {total}   {symbol} = {value}")
+        value = _format_w2(nearest_w2sq(run, label, seed, int(steps[k])))
+        counter.set_text(f"step {int(steps[k])} / {total}   {symbol} = {value}")
+        figure.draw_artist(moving)
+        figure.draw_artist(counter)
+        frames[k] = canvas_image(figure)
+    return frames
 
-    return _animate(figure, [moving, counter], update, [int(k) for k in chosen], path, fps)
 
-
-def write_flows_gif(
+def write_gifs(
     run: RunData,
     particles: Particles,
-    path: Path,
+    out_dir: Path,
+    file_label,
     *,
     seed_index: int,
     frames: int,
     fps: float,
     size_px: int,
-) -> Path:
-    """All methods side by side on the same frames (same snapshot steps), one seed."""
+) -> list[Path]:
+    """flow_<label>.gif per method with snapshots, then flows.gif (methods side by side).
+
+    A method's GIF subsamples its own snapshots; flows.gif subsamples all snapshot steps, and a
+    method that stopped early (interrupted run) stays at its last snapshot.
+    """
     seed_index = seed_index_checked(particles, seed_index)
-    seed = int(particles.seeds[seed_index])
-    labels = [label for label in run.labels if particles.positions.get(label, np.zeros(0)).size]
-    chosen = column_indices(particles.steps.size, frames)  # (F,)
+    labels = [lb for lb in run.labels if lb in particles.positions]
+    labels = [lb for lb in labels if particles.positions[lb].shape[0] > 0]
+    if not labels:
+        return []
     target = particles.target[seed_index]  # (m, d)
     limits = square_limits(target, *[particles.positions[lb][:, seed_index] for lb in labels])
-    figure = new_figure(size_px * len(labels) / GIF_DPI, size_px / GIF_DPI, dpi=GIF_DPI)
-    figure.subplots_adjust(left=0.05, right=0.98, bottom=0.07, top=0.82, wspace=0.15)
-    figure.suptitle(f"seed {seed}{domain_note(particles.dim)}", fontsize=10, y=0.985)
-    panels = [
-        _panel(figure, (1, len(labels), i + 1), run, target, limits, color, label)
-        for i, (label, color) in enumerate(
-            (lb, method_color(run.labels.index(lb))) for lb in labels
-        )
-    ]
-    symbol = gif_w2_symbol(run.manifold)
-
-    def update(k: int) -> None:
-        for label, (moving, counter) in zip(labels, panels, strict=True):
-            available = particles.positions[label].shape[0]
-            shown = min(k, available - 1)  # an interrupted method stays at its last snapshot
-            step = int(particles.steps[shown])
-            moving.set_offsets(particles.positions[label][shown, seed_index, :, :2])
-            value = _format_w2(nearest_w2sq(run, label, seed, step))
-            stopped = " (stopped)" if shown < k else ""
-            counter.set_text(f"step {step}{stopped}   {symbol} = {value}")
-
-    animated = [artist for panel in panels for artist in panel]
-    return _animate(figure, animated, update, [int(k) for k in chosen], path, fps)
+    shared = column_indices(particles.steps.size, frames)  # (F,) indices for flows.gif
+    paths, panels = [], {}
+    for label in labels:
+        available = particles.positions[label].shape[0]
+        own = column_indices(available, frames)
+        clamped = np.minimum(shared, available - 1)
+        rendered = render_frames(run, particles, label, np.concatenate([own, clamped]),
+                                 seed_index=seed_index, limits=limits, size_px=size_px)  # fmt: skip
+        path = out_dir / f"flow_{file_label(label)}.gif"
+        paths.append(write_gif([rendered[int(k)] for k in own], path, fps))
+        panels[label] = [rendered[int(k)] for k in clamped]
+    combined = []
+    for f in range(len(shared)):
+        row = Image.new("RGB", (size_px * len(labels), size_px), "white")
+        for i, label in enumerate(labels):
+            row.paste(panels[label][f], (i * size_px, 0))
+        combined.append(row)
+    paths.append(write_gif(combined, out_dir / "flows.gif", fps))
+    return paths
