@@ -1,0 +1,65 @@
+"""A tiny Adam for parameters that carry a leading seed axis and get closed-form gradients.
+
+Same arithmetic as ``torch.optim.Adam`` (single-tensor path), element by element, so batching
+seeds changes nothing: each entry of ``(S, ...)`` parameters is updated independently.
+
+.. math:: m \\leftarrow \\beta_1 m + (1-\\beta_1) g,\\quad
+          v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2,
+          \\quad p \\leftarrow p - \\frac{\\eta}{1-\\beta_1^t}\\,
+          \\frac{m}{\\sqrt{v}/\\sqrt{1-\\beta_2^t} + \\epsilon}
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+
+class BatchedAdam:
+    """Adam on a list of tensors updated in place; ``maximize=True`` ascends."""
+
+    def __init__(
+        self,
+        params: list[torch.Tensor],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        maximize: bool = False,
+    ) -> None:
+        self.params = params
+        self.lr, self.betas, self.eps, self.maximize = lr, betas, eps, maximize
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the moments (a fresh optimiser on the same parameters)."""
+        self.step_count = 0
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def step(self, grads: list[torch.Tensor]) -> None:
+        beta1, beta2 = self.betas
+        self.step_count += 1
+        step_size = self.lr / (1 - beta1**self.step_count)
+        bias_correction2_sqrt = math.sqrt(1 - beta2**self.step_count)
+        for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq, strict=True):
+            g = -g if self.maximize else g
+            m.lerp_(g, 1 - beta1)
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            denom = (v.sqrt() / bias_correction2_sqrt).add_(self.eps)
+            p.addcdiv_(m, denom, value=-step_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step_count,
+            "exp_avg": [m.clone() for m in self.exp_avg],
+            "exp_avg_sq": [v.clone() for v in self.exp_avg_sq],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step_count = int(state["step"])
+        saved = state["exp_avg"] + state["exp_avg_sq"]
+        for mine, value in zip(self.exp_avg + self.exp_avg_sq, saved, strict=True):
+            mine.copy_(value)
