@@ -206,3 +206,16 @@ def test_bad_options_raise_one_line(tmp_path):
         handle.write("method,seed,step\nswd,0,0\n")
     with pytest.raises(RunDirError, match=re.escape("missing column(s) loss, w2sq, elapsed_s")):
         render_run(run_dir)
+
+
+def test_malformed_files_raise_one_line(tmp_path):
+    run_dir = write_run(tmp_path / "run")
+    text = (run_dir / "summary.csv").read_text().replace(",3,", ",three,", 1)
+    (run_dir / "summary.csv").write_text(text)
+    with pytest.raises(RunDirError, match="summary.csv: malformed content") as info:
+        render_run(run_dir)
+    assert "\n" not in str(info.value)
+    run_dir = write_run(tmp_path / "other")
+    (run_dir / "particles.npz").write_bytes(b"not a zip file")
+    with pytest.raises(RunDirError, match="particles.npz: unreadable"):
+        render_run(run_dir)

@@ -85,6 +85,8 @@ def _render_particles(run: RunData, options, figures: list, static) -> list[Path
     from sliceflow.report.snapshots import snapshots_figure
 
     particles = load_particles(run)
+    if not any(p.shape[0] for p in particles.positions.values()):
+        return []  # no snapshot was taken (or reached): nothing to draw
     static(
         snapshots_figure(run, particles, seed_index=options.gif_seed),
         "particles at chosen flow steps",

@@ -122,12 +122,14 @@ def render_frames(
     canvas = figure.canvas
     canvas.draw()
     background = canvas.copy_from_bbox(figure.bbox)
+    stopped = steps.size < particles.steps.size  # interrupted: its last frame says so
     frames = {}
     for k in sorted({int(i) for i in indices}):
         canvas.restore_region(background)
         moving.set_offsets(positions[k, :, :2])
         value = _format_w2(nearest_w2sq(run, label, seed, int(steps[k])))
-        counter.set_text(f"step {int(steps[k])} / {total}   {symbol} = {value}")
+        note = " (stopped)" if stopped and k == steps.size - 1 else ""
+        counter.set_text(f"step {int(steps[k])} / {total}{note}   {symbol} = {value}")
         figure.draw_artist(moving)
         figure.draw_artist(counter)
         frames[k] = canvas_image(figure)

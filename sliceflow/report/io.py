@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import math
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,6 +200,18 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     ]
 
 
+def _parsed(path: Path, reader):
+    """reader(path), with a malformed value turned into a one-line RunDirError."""
+    try:
+        return reader(path)
+    except RunDirError:
+        raise
+    except (ValueError, TypeError, KeyError) as error:
+        raise _fail(
+            f"{path}: malformed content ({error}); re-run the scenario to rewrite it"
+        ) from None
+
+
 def read_scenario(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
@@ -235,16 +248,16 @@ def load_run(run_dir: Path | str) -> RunData:
             "`sliceflow run` (or run the scenario first)"
         )
     scenario = read_scenario(run_dir / "scenario.yaml")
-    trace_labels, traces = read_trace(trace_path)
+    trace_labels, traces = _parsed(trace_path, read_trace)
     if (run_dir / "summary.csv").exists():
-        summary, source = read_summary(run_dir / "summary.csv"), "summary.csv"
+        summary, source = _parsed(run_dir / "summary.csv", read_summary), "summary.csv"
         for label in trace_labels:  # a label traced but never summarised: recompute it
             if label not in summary:
                 summary[label] = summary_from_trace({label: traces[label]})[label]
     else:
         summary, source = summary_from_trace(traces), "trace.csv"
     metrics_path = run_dir / "metrics.csv"
-    metrics = read_metrics(metrics_path) if metrics_path.exists() else []
+    metrics = _parsed(metrics_path, read_metrics) if metrics_path.exists() else []
     return RunData(
         run_dir=run_dir,
         scenario=scenario,
@@ -344,7 +357,7 @@ def load_particles(run: RunData) -> Particles:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise _fail(f"{path}: unreadable ({error}); re-run the scenario to rewrite it") from None
     for key in ("steps", "target"):
         if key not in arrays:
