@@ -282,8 +282,8 @@ class Functional:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """F(x) per seed (S,) and dF/dx (S, n, d) for particles (KDE entropy).
 
-        KDE entropy and quadratic potentials in closed form (the inner loop's hot path); the other
-        terms through autograd.
+        KDE entropy, quadratic potentials and sw_target (equal sizes) in closed form (the inner
+        loop's hot path); the other terms through autograd.
         """
         value = x.new_zeros(x.shape[0])
         grad = torch.zeros_like(x)
@@ -296,6 +296,12 @@ class Functional:
                 a_centred = centred @ tensors["A"]
                 part = 0.5 * (a_centred * centred).sum(-1).mean(dim=1)
                 part_grad = a_centred / x.shape[1]
+            elif isinstance(term, TargetSWTerm) and y is not None and y.shape[1] == x.shape[1]:
+                if target_directions is None:
+                    raise ValueError("sw_target term needs directions")
+                reference = sorted_projections(y, target_directions)
+                part, part_grad = sw2_and_grad(x, reference, target_directions)
+                part, part_grad = 0.5 * part, 0.5 * part_grad
             else:
                 rest.append((term, tensors))
                 continue
