@@ -30,7 +30,7 @@ def _uniform(generators, shape, fan_in, context) -> torch.Tensor:
 def _mlp(z: torch.Tensor, inner: torch.Tensor, outer: torch.Tensor, bias: torch.Tensor):
     """``W_out sigmoid(W_in z) + b`` row-wise: z (S, k, d) -> (S, k, d)."""
     return torch.baddbmm(
-        bias.unsqueeze(1), torch.sigmoid(z @ inner.transpose(1, 2)), outer.transpose(1, 2)
+        bias.unsqueeze(1), torch.sigmoid(torch.bmm(z, inner.transpose(1, 2))), outer.transpose(1, 2)
     )
 
 
@@ -88,16 +88,25 @@ class AmortizedSW(Flow):
             a = _mlp(a, params["inner"], params["outer"], params["bias"])
         return a / a.norm(dim=-1, keepdim=True)
 
+    def directions(self, x: torch.Tensor, y: torch.Tensor, params: dict[str, torch.Tensor]):
+        """``direction`` seed by seed: the backward of a batched matmul is not bit-identical
+        for different batch sizes, and these models are tiny. -> (S, 1, d)."""
+        per_seed = [
+            self.direction(x[s : s + 1], y[s : s + 1], {k: v[s : s + 1] for k, v in params.items()})
+            for s in range(x.shape[0])
+        ]
+        return torch.cat(per_seed)
+
     def inner_update(self, x: torch.Tensor, y: torch.Tensor) -> None:
         values = list(self.params.values())
         with torch.enable_grad():
-            objective = amortized_sw(x, y, self.direction(x, y, self.params)).sum()
+            objective = amortized_sw(x, y, self.directions(x, y, self.params)).sum()
             grads = torch.autograd.grad(objective, values)
         self.optimizer.step(list(grads))
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         frozen = {k: v.detach() for k, v in self.params.items()}
-        return amortized_sw(x, y, self.direction(x, y, frozen))
+        return amortized_sw(x, y, self.directions(x, y, frozen))
 
     def state_dict(self) -> dict[str, Any]:
         params = {k: v.detach().clone() for k, v in self.params.items()}
