@@ -112,8 +112,7 @@ def _score_descent(p, x, y, cost, around_pole, kappa, lr):
 
     p (S, d) unit; x (S, n, d), y (S, m, d) scaled to the unit ball; cost (S, n, m); around_pole
     (S, T, N, d) vMF(e_1, kappa) draws, moved to vMF(p, kappa) at each step by the Householder
-    reflection ``H = I - 2 u u^T / |u|^2``, ``u = e_1 - p`` (orthogonal, ``H e_1 = p``), so
-    ``<H X, p> = X_1`` and the tangent part is ``H X - X_1 p``. Sorting by the Busemann ratio
+    reflection of :func:`rotate_from_pole`. Sorting by the Busemann ratio
     ``(1 + |x|^2 - 2 <p, x>) / (1 - |x|^2)`` (clamped ``>= 1e-10``) matches :func:`busemann_ratio`.
     Step: ``p <- (p - lr g) / |p - lr g|`` with g the tangent estimator (geoopt ``Sphere`` SGD).
     """
@@ -126,12 +125,7 @@ def _score_descent(p, x, y, cost, around_pole, kappa, lr):
     flat_cost = cost.reshape(-1)
     offset = (np.arange(S) * (n * m))[:, None, None]  # (S, 1, 1) start of each seed's matrix
     for draws in around_pole.transpose(1, 0, 2, 3):  # (S, N, d) per inner step
-        u = -p
-        u[:, 0] += 1.0
-        unorm = np.square(u).sum(-1, keepdims=True)  # (S, 1); 0 when p = e_1 (H = I)
-        scale = np.divide(2.0, unorm, out=np.zeros_like(unorm), where=unorm > 1e-300)
-        u_scaled = u * scale
-        perturbed = draws - (draws @ u_scaled[:, :, None]) * u[:, None]  # (S, N, d)
+        perturbed = rotate_from_pole(p, draws)  # (S, N, d) ~ vMF(p, kappa)
         candidates = np.concatenate([p[:, None], perturbed], axis=1)  # (S, N + 1, d)
         ratio = np.maximum((top - 2.0 * (candidates @ points)) / bottom, RATIO_MIN)
         if n == m:  # one sort call for both clouds
@@ -141,12 +135,35 @@ def _score_descent(p, x, y, cost, around_pole, kappa, lr):
             sigma = np.argsort(ratio[..., :n], axis=-1)[..., pick_x]
             tau = np.argsort(ratio[..., n:], axis=-1)[..., pick_y]
         h = flat_cost[sigma * m + tau + offset].sum(-1) / k  # (S, N + 1)
-        tangent = perturbed - draws[..., :1] * p[:, None]  # (S, N, d)
-        grad = (kappa / len(tangent[0])) * ((h[:, 1:] - h[:, :1])[..., None] * tangent).sum(1)
-        grad -= (grad * p).sum(-1, keepdims=True) * p  # exact tangent projection
+        grad = vmf_score_gradient(p, perturbed, h[:, 0], h[:, 1:], kappa)
         p = p - lr * grad
         p /= np.sqrt(np.square(p).sum(-1, keepdims=True))
     return p
+
+
+def rotate_from_pole(p: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Map draws around the pole e_1 to draws around p: ``H X`` with ``H = I - 2 u u^T / |u|^2``.
+
+    ``u = e_1 - p``; H is orthogonal with ``H e_1 = p`` (identity when p = e_1), so vMF(e_1, kappa)
+    draws become vMF(p, kappa) draws. p (S, d), draws (S, N, d) -> (S, N, d).
+    """
+    u = -p
+    u[:, 0] += 1.0
+    unorm = np.square(u).sum(-1, keepdims=True)  # (S, 1)
+    scale = np.divide(2.0, unorm, out=np.zeros_like(unorm), where=unorm > 1e-300)
+    return draws - (draws @ (u * scale)[:, :, None]) * u[:, None]
+
+
+def vmf_score_gradient(p, perturbed, h_center, h_perturbed, kappa: float) -> np.ndarray:
+    """Variance-reduced score estimate of the Riemannian gradient of ``E h(p')``, vMF(p, kappa).
+
+    .. math:: \\widehat\\nabla = \\frac{\\kappa}{N}\\sum_k (h(p'_k) - h(p)) (I - p p^\\top) p'_k
+
+    p (S, d), perturbed (S, N, d), h_center (S,), h_perturbed (S, N) -> (S, d), tangent at p.
+    """
+    tangent = perturbed - (perturbed @ p[:, :, None]) * p[:, None]  # (S, N, d)
+    slopes = (kappa / perturbed.shape[1]) * (h_perturbed - h_center[:, None])  # (S, N)
+    return (slopes[..., None] * tangent).sum(1)
 
 
 def _quantile_levels(count: int, k: int) -> np.ndarray | slice:
