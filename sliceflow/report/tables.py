@@ -92,7 +92,7 @@ def _describe_distribution(spec: Any) -> str:
     if "file" in spec:
         return f"file {spec['file']}"
     name = spec.get("dataset", "?")
-    params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "dataset")
+    params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "dataset" and v is not None)
     return f"{name} ({params})" if params else str(name)
 
 
