@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from sliceflow.cli import app
 from sliceflow.cli._common import console
 
@@ -17,11 +19,11 @@ def list_command() -> None:
     for name in known_flows():
         cls = FLOWS.get(name) or next(c for (n, _), c in FLOW_VARIANTS.items() if n == name)
         where = ", ".join(sorted(supported_manifolds(name)))
-        console.print(f"  {name:<22} {cls.summary} [dim]({where})[/]")
+        console.print(f"  {name:<22} {escape(cls.summary)} [dim]({where})[/]")
     console.print("[bold]datasets[/]")
     for name, dataset in sorted(DATASETS.items()):
         where = ", ".join(sorted(dataset.manifolds))
-        console.print(f"  {name:<22} {dataset.summary} [dim]({where})[/]")
+        console.print(f"  {name:<22} {escape(dataset.summary)} [dim]({where})[/]")
     console.print("[bold]manifolds[/]")
     for name, cls in sorted(MANIFOLDS.items()):
-        console.print(f"  {name:<22} {cls.summary}")
+        console.print(f"  {name:<22} {escape(cls.summary)}")
