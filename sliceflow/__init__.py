@@ -1,29 +1,36 @@
-"""sliceflow: sliced-Wasserstein particle flows in Euclidean space and on the Poincaré ball."""
+"""sliceflow: sliced-Wasserstein particle flows in Euclidean space and on the Poincaré ball.
+
+Public face: ``run`` (a scenario -> traces, files), ``load_scenario``, the registries ``FLOWS`` and
+``MANIFOLDS``. Everything is imported on first use, so ``sliceflow --help`` does not load torch.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-
-from sliceflow.flows import FLOWS
-from sliceflow.manifolds import MANIFOLDS
 
 try:
     __version__ = version("sliceflow")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+local"
 
+_LAZY = {
+    "run": ("sliceflow.engine", "run"),
+    "RunResult": ("sliceflow.engine", "RunResult"),
+    "RunInterrupted": ("sliceflow.engine", "RunInterrupted"),
+    "load_scenario": ("sliceflow.scenario", "load_scenario"),
+    "ScenarioError": ("sliceflow.scenario", "ScenarioError"),
+    "FLOWS": ("sliceflow.flows", "FLOWS"),
+    "MANIFOLDS": ("sliceflow.manifolds", "MANIFOLDS"),
+}
+
 
 def __getattr__(name: str):
-    # Lazy: `import sliceflow.flows` stays light; the engine and scenario load on first use.
-    if name == "run":
-        from sliceflow.engine import run
-
-        return run
-    if name == "load_scenario":
-        from sliceflow.scenario import load_scenario
-
-        return load_scenario
-    raise AttributeError(name)
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        return getattr(import_module(module), attribute)
+    raise AttributeError(f"module 'sliceflow' has no attribute {name!r}")
 
 
-__all__ = ["FLOWS", "MANIFOLDS", "load_scenario", "run", "__version__"]
+__all__ = ["FLOWS", "MANIFOLDS", "RunInterrupted", "RunResult", "ScenarioError", "load_scenario",
+           "run", "__version__"]  # fmt: skip
