@@ -98,6 +98,15 @@ class Scenario(_Strict):
     output: OutputSettings = OutputSettings()
     base_dir: str = Field(".", exclude=True)
 
+    @model_validator(mode="after")
+    def _gif_seed_in_range(self):
+        if self.output.gif_seed >= len(self.seeds):
+            raise ValueError(
+                f"output.gif_seed {self.output.gif_seed} is an index into seeds and there are "
+                f"{len(self.seeds)}; use 0..{len(self.seeds) - 1}"
+            )
+        return self
+
     def snapshot_steps(self) -> list[int]:
         """Sorted snapshot steps, always including 0 and the last step."""
         rule, last = self.snapshots, self.steps

@@ -33,6 +33,7 @@ def run_command(
     """Run SCENARIO: each method steps all seeds; traces, plots and GIFs go to --out."""
     from sliceflow._scenario_models import ScenarioError
     from sliceflow.engine import RunInterrupted, resolve_scenario, run
+    from sliceflow.report.io import RunDirError
     from sliceflow.scenario import parse_override
 
     if steps is not None and steps < 0:
@@ -41,6 +42,8 @@ def run_command(
         fail(f"--seeds {seeds}: give at least 1 seed")
     if fmt is not None and fmt not in ("png", "pdf"):
         fail(f"--format {fmt!r}: use png or pdf")
+    if gif_seed is not None:
+        set_ = [*(set_ or []), f"output.gif_seed={gif_seed}"]
     try:
         overrides = dict(parse_override(item) for item in set_ or [])
         labels = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
@@ -59,7 +62,7 @@ def run_command(
                 resolved, out=out, device=device, resume=resume,
                 render_options=render, on_progress=bar.update,
             )  # fmt: skip
-    except ScenarioError as error:
+    except (ScenarioError, RunDirError) as error:
         fail(str(error))
     except RunInterrupted as stop:
         done = stop.result.completed_steps
