@@ -9,7 +9,7 @@ from test_report_synthetic import write_run
 
 from sliceflow.report import load_run, render_run
 from sliceflow.report.gif import nearest_w2sq, panel_figure, render_frames
-from sliceflow.report.io import load_particles
+from sliceflow.report.particles import load_particles
 from sliceflow.report.snapshots import column_indices
 
 

@@ -14,7 +14,8 @@ from PIL import Image
 from test_report_synthetic import write_run
 
 from sliceflow.report import RunDirError, load_run, render_run
-from sliceflow.report.io import load_particles, progress
+from sliceflow.report.io import progress
+from sliceflow.report.particles import load_particles
 from sliceflow.report.trace import run_series, trace_figure
 
 

@@ -81,7 +81,7 @@ def _render_particles(run: RunData, options, figures: list, static) -> list[Path
     """snapshots.<fmt> and, if enabled, flow_<label>.gif per method and flows.gif."""
     from sliceflow.report.document import EmbeddedFigure
     from sliceflow.report.gif import write_gifs
-    from sliceflow.report.io import load_particles
+    from sliceflow.report.particles import load_particles
     from sliceflow.report.snapshots import snapshots_figure
 
     particles = load_particles(run)

@@ -16,7 +16,8 @@ import numpy as np
 from matplotlib.animation import PillowWriter
 from PIL import Image
 
-from sliceflow.report.io import Particles, RunData
+from sliceflow.report.io import RunData
+from sliceflow.report.particles import Particles
 from sliceflow.report.snapshots import column_indices, domain_note, marker_size, seed_index_checked
 from sliceflow.report.style import (
     TARGET_COLOR,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from sliceflow.report.io import Particles, RunData, RunDirError
+from sliceflow.report.io import RunData, RunDirError
+from sliceflow.report.particles import Particles
 from sliceflow.report.style import (
     TARGET_COLOR,
     method_color,
