@@ -160,6 +160,16 @@ def test_dgswp_inner_loop_lowers_the_plan_cost_and_keeps_p_on_the_sphere():
     assert after.median() < before.median()
 
 
+def test_dgswp_keep_best_never_ends_above_the_starting_plan_cost():
+    flow = make_flow("dgswp", seeds=range(6), inner_steps=30, keep_best=True, inner_lr=0.5)
+    x = ball_points((6, 30, 2), seed=20)
+    y = ball_points((6, 30, 2), radius=0.5, seed=21) - 0.2
+    for _ in range(3):
+        before = flow.loss(x, y)
+        flow.inner_update(x, y)
+        assert (flow.loss(x, y) <= before).all()
+
+
 def test_dgswp_seed_is_bit_identical_alone_or_in_a_batch_and_state_round_trips():
     x, y = ball_points((3, 30, 2), seed=12), ball_points((3, 30, 2), seed=13)
     batch = make_flow("dgswp", seeds=(0, 1, 2), inner_steps=20)

@@ -30,6 +30,7 @@ class DGSWPBallConfig(FlowConfig):
     inner_lr: float = Field(0.01, gt=0, description="step size of p on the sphere")
     n_perturbations: int = Field(10, gt=0, description="vMF perturbations N per inner step")
     kappa: float = Field(400.0, gt=0, description="vMF concentration (1 / eps^2, eps = 0.05)")
+    keep_best: bool = Field(False, description="keep the inner iterate with the lowest plan cost")
 
 
 @register("dgswp", manifold="poincare")
@@ -44,6 +45,7 @@ class DGSWPBall(Flow):
     detached clouds: ``inner_steps`` Riemannian SGD steps on the sphere (geoopt ``Sphere``
     semantics) with the variance-reduced score estimator above; p persists across flow steps.
     Particle loss: ``h(p)`` at the learned p, differentiated through the gathered points.
+    ``keep_best`` (off by default, as the Euclidean dgswp) keeps the inner iterate of lowest h.
 
     Settings: 100 inner steps and inner lr 0.01 (paper, Fig. 5). The paper does not print N and
     the vMF concentration; we take N = 10 (its Euclidean setting) and ``kappa = 1 / eps^2 = 400``
@@ -58,7 +60,7 @@ class DGSWPBall(Flow):
     manifolds = frozenset({"poincare"})
     summary = "DGSWP on the ball: learned Busemann ideal point, vMF score estimator"
     reference = (
-        "Chapel, Tavenard et al. (2025), Differentiable generalized sliced Wasserstein plans"
+        "Chapel, Tavenard et al. (2025), Differentiable Generalized Sliced Wasserstein Plans"
     )
 
     def __init__(self, config: DGSWPBallConfig, context: FlowContext) -> None:
@@ -90,6 +92,7 @@ class DGSWPBall(Flow):
             around_pole.numpy(),
             cfg.kappa,
             cfg.inner_lr,
+            cfg.keep_best,
         )
         self.p = torch.from_numpy(p).to(device=self.p.device, dtype=self.p.dtype)
 
@@ -107,14 +110,36 @@ class DGSWPBall(Flow):
         self.p = state["p"].to(device=self.context.device, dtype=self.context.dtype).clone()
 
 
-def _score_descent(p, x, y, cost, around_pole, kappa, lr):
+def _score_descent(p, x, y, cost, around_pole, kappa, lr, keep_best=False):
     """The inner loop in NumPy (tiny arrays: NumPy's per-call cost is a few times below torch's).
 
     p (S, d) unit; x (S, n, d), y (S, m, d) scaled to the unit ball; cost (S, n, m); around_pole
     (S, T, N, d) vMF(e_1, kappa) draws, moved to vMF(p, kappa) at each step by the Householder
-    reflection of :func:`rotate_from_pole`. Sorting by the Busemann ratio
-    ``(1 + |x|^2 - 2 <p, x>) / (1 - |x|^2)`` (clamped ``>= 1e-10``) matches :func:`busemann_ratio`.
-    Step: ``p <- (p - lr g) / |p - lr g|`` with g the tangent estimator (geoopt ``Sphere`` SGD).
+    reflection of :func:`rotate_from_pole`. Step: ``p <- (p - lr g) / |p - lr g|`` with g the
+    tangent estimator (geoopt ``Sphere`` SGD). ``keep_best``: return the iterate of lowest h.
+    """
+    plan_cost = _plan_cost_function(x, y, cost)
+    best_p, best_h = p, np.full(len(p), np.inf)
+    for draws in around_pole.transpose(1, 0, 2, 3):  # (S, N, d) per inner step
+        perturbed = rotate_from_pole(p, draws)  # (S, N, d) ~ vMF(p, kappa)
+        h = plan_cost(np.concatenate([p[:, None], perturbed], axis=1))  # (S, N + 1)
+        if keep_best:
+            better = h[:, 0] < best_h
+            best_p, best_h = np.where(better[:, None], p, best_p), np.minimum(h[:, 0], best_h)
+        grad = vmf_score_gradient(p, perturbed, h[:, 0], h[:, 1:], kappa)
+        p = p - lr * grad
+        p /= np.sqrt(np.square(p).sum(-1, keepdims=True))
+    if keep_best:
+        better = plan_cost(p[:, None])[:, 0] < best_h
+        p = np.where(better[:, None], p, best_p)
+    return p
+
+
+def _plan_cost_function(x, y, cost):
+    """``h(candidates)``: plan costs of Busemann orders, (S, K, d) -> (S, K), for fixed clouds.
+
+    Sorting by the ratio ``(1 + |x|^2 - 2 <p, x>) / (1 - |x|^2)`` clamped ``>= 1e-10`` (as
+    :func:`busemann_ratio`); one sort call for both clouds when n == m.
     """
     S, n, m = cost.shape
     k = max(n, m)
@@ -124,21 +149,18 @@ def _score_descent(p, x, y, cost, around_pole, kappa, lr):
     pick_x, pick_y = _quantile_levels(n, k), _quantile_levels(m, k)
     flat_cost = cost.reshape(-1)
     offset = (np.arange(S) * (n * m))[:, None, None]  # (S, 1, 1) start of each seed's matrix
-    for draws in around_pole.transpose(1, 0, 2, 3):  # (S, N, d) per inner step
-        perturbed = rotate_from_pole(p, draws)  # (S, N, d) ~ vMF(p, kappa)
-        candidates = np.concatenate([p[:, None], perturbed], axis=1)  # (S, N + 1, d)
+
+    def plan_cost(candidates: np.ndarray) -> np.ndarray:
         ratio = np.maximum((top - 2.0 * (candidates @ points)) / bottom, RATIO_MIN)
-        if n == m:  # one sort call for both clouds
+        if n == m:
             order = np.argsort(ratio.reshape(S, -1, 2, n), axis=-1)
-            sigma, tau = order[:, :, 0], order[:, :, 1]  # (S, N + 1, k)
+            sigma, tau = order[:, :, 0], order[:, :, 1]  # (S, K, k)
         else:
             sigma = np.argsort(ratio[..., :n], axis=-1)[..., pick_x]
             tau = np.argsort(ratio[..., n:], axis=-1)[..., pick_y]
-        h = flat_cost[sigma * m + tau + offset].sum(-1) / k  # (S, N + 1)
-        grad = vmf_score_gradient(p, perturbed, h[:, 0], h[:, 1:], kappa)
-        p = p - lr * grad
-        p /= np.sqrt(np.square(p).sum(-1, keepdims=True))
-    return p
+        return flat_cost[sigma * m + tau + offset].sum(-1) / k
+
+    return plan_cost
 
 
 def rotate_from_pole(p: np.ndarray, draws: np.ndarray) -> np.ndarray:
