@@ -108,7 +108,7 @@ def test_mixture_potential_is_the_negative_log_density():
 
 
 def test_interaction_energy_of_a_ring_has_its_closed_form():
-    """Uniform ring of radius R: E|z|^2 = 2 R^2, E|z|^4 = 6 R^4, so 1/2 E W = (3 R^4 - 2 R^2) / 4."""
+    """Uniform ring of radius R: E|z|^2 = 2 R^2, E|z|^4 = 6 R^4, so 1/2 E W = (3R^4 - 2R^2) / 4."""
     n, radius = 400, 0.7
     angles = torch.arange(n, dtype=F64) * 2 * math.pi / n
     ring = radius * torch.stack([angles.cos(), angles.sin()], dim=-1)[None]

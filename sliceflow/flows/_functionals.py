@@ -173,6 +173,15 @@ def kde_log_density(x: torch.Tensor, bandwidth: float | str, leave_one_out: bool
     return torch.logsumexp(logits, dim=-1) - log_norm
 
 
+def seedwise_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` seed by seed, (S, p, q) @ (S, q, r) -> (S, p, r).
+
+    ``torch.bmm`` may pick another kernel (another summation order) for another batch size, e.g.
+    for matrix-vector shapes; one 2D product per seed keeps a seed bit-identical alone or batched.
+    """
+    return torch.stack([left @ right for left, right in zip(a, b, strict=True)])
+
+
 def _bandwidth(x: torch.Tensor, bandwidth: float | str) -> torch.Tensor:
     """h as a tensor broadcastable to (S, 1, 1); Silverman's rule uses the detached particles."""
     _, n, d = x.shape
@@ -197,7 +206,7 @@ def kde_entropy_and_grad(
     x = x.detach()
     centred = x - x.mean(dim=1, keepdim=True)  # smaller norms: less cancellation below
     sq = centred.square().sum(-1)  # (S, n)
-    r2 = sq.unsqueeze(2) + sq.unsqueeze(1) - 2 * torch.bmm(centred, centred.transpose(1, 2))
+    r2 = sq.unsqueeze(2) + sq.unsqueeze(1) - 2 * seedwise_matmul(centred, centred.transpose(1, 2))
     kernel = torch.exp(-r2.clamp_(min=0) / (2 * h * h))  # (S, n, n)
     count = n
     if leave_one_out:
@@ -207,9 +216,9 @@ def kde_entropy_and_grad(
     inv = 1 / mass
     log_norm = math.log(count) + 0.5 * d * torch.log(2 * math.pi * h * h).reshape(-1, 1)
     value = (mass.log() - log_norm).mean(dim=1)
-    k_inv = torch.bmm(kernel, inv.unsqueeze(-1))  # (S, n, 1): sum_j K_kj / p_j
-    k_x = torch.bmm(kernel, centred)  # sum_j K_kj x_j
-    k_inv_x = torch.bmm(kernel, centred * inv.unsqueeze(-1))  # sum_j K_kj x_j / p_j
+    k_inv = seedwise_matmul(kernel, inv.unsqueeze(-1))  # (S, n, 1): sum_j K_kj / p_j
+    k_x = seedwise_matmul(kernel, centred)  # sum_j K_kj x_j
+    k_inv_x = seedwise_matmul(kernel, centred * inv.unsqueeze(-1))  # sum_j K_kj x_j / p_j
     weight = 1.0 + k_inv  # sum_j K_kj (1/p_k + 1/p_j) = 1 + sum_j K_kj / p_j
     grad = weight * centred - inv.unsqueeze(-1) * k_x - k_inv_x
     return value, -grad / (n * h * h)
@@ -361,7 +370,7 @@ def sorted_projections(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
     Sorted with numpy: on this CPU build ``torch.sort`` of many short rows is ~30x slower.
     """
-    proj = torch.bmm(theta, x.detach().transpose(1, 2))  # (S, L, n)
+    proj = seedwise_matmul(theta, x.detach().transpose(1, 2))  # (S, L, n)
     return torch.from_numpy(np.sort(proj.numpy(), axis=-1))
 
 
@@ -377,10 +386,10 @@ def sw2_and_grad(
     ``reference_sorted`` (S, L, n) (same n). x (S, n, d), theta (S, L, d) -> (S,), (S, n, d).
     """
     _, n, _ = x.shape
-    proj = torch.bmm(theta, x.detach().transpose(1, 2))  # (S, L, n)
+    proj = seedwise_matmul(theta, x.detach().transpose(1, 2))  # (S, L, n)
     order = torch.from_numpy(np.argsort(proj.numpy(), axis=-1))  # (S, L, n)
     residual_sorted = proj.gather(-1, order) - reference_sorted  # (S, L, n)
     residual = torch.empty_like(proj).scatter_(-1, order, residual_sorted)
     value = residual_sorted.square().mean(dim=(1, 2))
-    grad = torch.bmm(residual.transpose(1, 2), theta) * (2.0 / (n * theta.shape[1]))
+    grad = seedwise_matmul(residual.transpose(1, 2), theta) * (2.0 / (n * theta.shape[1]))
     return value, grad
