@@ -29,15 +29,20 @@ def _uniform(generators, shape, bound, dtype, device) -> torch.Tensor:
 
 
 def init_parameters(kind, d, hidden, generators, *, dtype, device) -> torch.Tensor:
-    """Flat initial parameters (S, P), every draw from the seed's own generator."""
+    """Flat initial parameters (S, P), every draw from the seed's own generator.
+
+    mlp layout: ``[W_1 | b_1]`` row by row (hidden, d + 1), then ``w_2`` (hidden), then ``b_2``,
+    so that the first layer is one matmul with the points augmented by a column of ones.
+    """
     if kind == "linear":
         bound = 1 / math.sqrt(d)  # nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
         return _uniform(generators, (d + 1,), bound, dtype, device)
-    w1 = randn(generators, (hidden * d,), dtype=dtype, device=device) * math.sqrt(2 / d)
-    b1 = _uniform(generators, (hidden,), 1 / math.sqrt(d), dtype, device)
+    S = len(generators)
+    w1 = randn(generators, (hidden, d), dtype=dtype, device=device) * math.sqrt(2 / d)
+    b1 = _uniform(generators, (hidden, 1), 1 / math.sqrt(d), dtype, device)
     w2 = randn(generators, (hidden,), dtype=dtype, device=device) * math.sqrt(2 / hidden)
     b2 = _uniform(generators, (1,), 1 / math.sqrt(hidden), dtype, device)
-    return torch.cat([w1, b1, w2, b2], dim=-1)
+    return torch.cat([torch.cat([w1, b1], -1).view(S, -1), w2, b2], dim=-1)
 
 
 def evaluate(kind: str, params: torch.Tensor, points: torch.Tensor, hidden: int) -> torch.Tensor:
@@ -47,13 +52,17 @@ def evaluate(kind: str, params: torch.Tensor, points: torch.Tensor, hidden: int)
     if kind == "linear":
         w, b = params[..., :d], params[..., d:]
         return torch.bmm(w, points.transpose(1, 2)) + b  # (S, K, N)
-    h = hidden
-    w1 = params[..., : h * d].reshape(S * K, h, d).transpose(1, 2)  # (SK, d, h)
-    b1 = params[..., h * d : h * d + h].reshape(S * K, 1, h)
-    w2 = params[..., h * d + h : h * d + 2 * h].reshape(S * K, h, 1)
-    b2 = params[..., -1:].reshape(S, K, 1)
-    n_points = points.shape[1]
-    inputs = points.unsqueeze(1).expand(S, K, n_points, d).reshape(S * K, n_points, d)
-    act = torch.baddbmm(b1, inputs, w1).relu_()  # (SK, N, h)
-    out = torch.bmm(act, w2)  # (SK, N, 1)
-    return out.view(S, K, n_points) + b2
+    h, n_points = hidden, points.shape[1]
+    ones = torch.ones(S, 1, n_points, dtype=points.dtype, device=points.device)
+    inputs = torch.cat([points.transpose(1, 2), ones], 1)  # (S, d+1, N)
+    first = params[..., : h * (d + 1)].reshape(S, K * h, d + 1)  # rows [W_1 | b_1] of K models
+    second = params[..., h * (d + 1) : h * (d + 2)].reshape(S, K, 1, h)
+    # Seed by seed: one seed's (K*h, N) activations stay in cache, one buffer serves every seed
+    # (no fresh page-faulted allocation each time), and a seed computes the same bits alone or
+    # in a batch.
+    hidden_values = torch.empty(K * h, n_points, dtype=params.dtype, device=params.device)
+    out = torch.empty(S, K, 1, n_points, dtype=params.dtype, device=params.device)
+    for s in range(S):
+        torch.mm(first[s], inputs[s], out=hidden_values).relu_()
+        torch.bmm(second[s], hidden_values.view(K, h, n_points), out=out[s])
+    return out.squeeze(2) + params[..., -1:]

@@ -107,7 +107,7 @@ class MinSWGGOpt(Flow):
         for _ in range(cfg.inner_steps):
             self.theta /= self.theta.norm(dim=-1, keepdim=True)
             noise = randn(self.context.generators, blur_shape, dtype=x.dtype, device=x.device)
-            _, grad = smoothed_swgg_grad(x, y, self.theta, 0.5 * cfg.eps * noise)
+            _, grad = smoothed_swgg_grad(x, y, self.theta, 0.5 * cfg.eps * noise, with_value=False)
             self.optimizer.step([grad])
         self.theta /= self.theta.norm(dim=-1, keepdim=True)
 

@@ -1,0 +1,155 @@
+"""Per-flow-step time of the DGSWP paper's Euclidean flows, per seed inside a 10-seed batch.
+
+A flow step is what the engine does: ``inner_update`` + ``loss`` + backward + particle update.
+Setting of the paper's Fig. 4: n = 50, d = 2, 20 directions / inner steps (ASWD: 10), N = 10
+perturbations, MLP width 256. Prints medians over repeats and the speed-up against the timings of
+the paper's own implementation on this machine (issue 3), and against a naive DGSWP written the
+way the reference does it (N deep copies of an ``nn.Module`` in a Python loop, seed by seed),
+timed in the same process.
+
+    python benchmarks/bench_flows.py [--threads 2] [--repeats 7] [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+
+import torch
+
+from sliceflow.flows import get_flow
+from sliceflow.flows.base import FlowContext
+from sliceflow.manifolds.euclidean import Euclidean
+
+S, N_POINTS, DIM = 10, 50, 2
+PAPER_MS = {  # the paper's implementation, per flow step and seed (issue 3)
+    "swd": 1.6, "max_sw": 12.0, "aswd": 14.0, "min_swgg": 1.9,
+    "min_swgg_opt": 26.0, "dgswp_linear": 87.0, "dgswp_nn": 320.0,
+}  # fmt: skip
+METHODS = {
+    "swd": ("swd", {}),
+    "max_sw": ("max_sw", {}),
+    "aswd": ("aswd", {}),
+    "min_swgg": ("min_swgg", {}),
+    "min_swgg_opt": ("min_swgg_opt", {}),
+    "dgswp_linear": ("dgswp", {"projection": "linear"}),
+    "dgswp_nn": ("dgswp", {"projection": "mlp", "hidden": 256}),
+}
+
+
+def clouds(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = 2.5 * (torch.rand(S, N_POINTS, DIM, generator=g) - 0.5) + 1
+    return x, torch.randn(S, N_POINTS, DIM, generator=g)
+
+
+def make_flow(label: str):
+    name, params = METHODS[label]
+    cls = get_flow(name)
+    gens = [torch.Generator().manual_seed(s) for s in range(S)]
+    context = FlowContext(
+        S, N_POINTS, N_POINTS, DIM, torch.float32, torch.device("cpu"), Euclidean(), gens
+    )
+    return cls(cls.Config(**params), context)
+
+
+def flow_step(flow, x, y, lr=0.01):
+    flow.inner_update(x.detach(), y)
+    x = x.detach().requires_grad_(True)
+    flow.loss(x, y).sum().backward()
+    return flow.context.manifold.step(x.detach(), x.grad, lr)
+
+
+def time_flow(label: str, steps: int, repeats: int) -> float:
+    """Median over repeats of (time of ``steps`` flow steps) / (steps * S), in ms per seed."""
+    x, y = clouds()
+    flow = make_flow(label)
+    for _ in range(3):
+        x = flow_step(flow, x, y)
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            x = flow_step(flow, x, y)
+        runs.append((time.perf_counter() - start) / (steps * S) * 1e3)
+    return statistics.median(runs)
+
+
+def naive_dgswp_step(models, optimizers, x, y, n_pert=10, eps=0.05, inner=20, lr=0.01):
+    """The reference's way: per seed, per inner step, N deep copies perturbed in a loop."""
+    new_x = []
+    for s, (model, opt) in enumerate(zip(models, optimizers, strict=True)):
+        xs, ys = x[s], y[s]
+
+        def cost(m, xs=xs, ys=ys):
+            with torch.no_grad():
+                i, j = m(xs).squeeze(-1).argsort(), m(ys).squeeze(-1).argsort()
+            return (xs[i] - ys[j]).square().sum(-1).mean()
+
+        for _ in range(inner):
+            base = cost(model).detach()
+            grads = [torch.zeros_like(p) for p in model.parameters()]
+            for _ in range(n_pert):
+                copy_ = copy.deepcopy(model)
+                noises = []
+                with torch.no_grad():
+                    for p in copy_.parameters():
+                        noises.append(torch.randn_like(p))
+                        p.add_(eps * noises[-1])
+                delta = cost(copy_).detach() - base
+                for g, z in zip(grads, noises, strict=True):
+                    g.add_(delta * z / (eps * n_pert))
+            opt.zero_grad()
+            for p, g in zip(model.parameters(), grads, strict=True):
+                p.grad = g
+            opt.step()
+        xr = xs.detach().requires_grad_(True)
+        with torch.no_grad():
+            i, j = model(xr).squeeze(-1).argsort(), model(ys).squeeze(-1).argsort()
+        (xr[i] - ys[j]).square().sum(-1).mean().backward()
+        new_x.append(xr.detach() - lr * xr.grad)
+    return torch.stack(new_x)
+
+
+def time_naive(hidden: int, steps: int, repeats: int) -> float:
+    torch.manual_seed(0)
+    x, y = clouds()
+    models = [
+        torch.nn.Sequential(
+            torch.nn.Linear(DIM, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1)
+        )
+        for _ in range(S)
+    ]
+    optimizers = [torch.optim.Adam(m.parameters(), lr=0.01) for m in models]
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            x = naive_dgswp_step(models, optimizers, x, y)
+        runs.append((time.perf_counter() - start) / (steps * S) * 1e3)
+    return statistics.median(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=20, help="flow steps per timed repeat")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s); S={S}, n={N_POINTS}, d={DIM}")
+    print(f"{'method':14s} {'ms/step/seed':>13s} {'paper ms':>9s} {'speed-up':>9s}")
+    timings = {}
+    for label in METHODS:
+        timings[label] = time_flow(label, args.steps, args.repeats)
+        paper = PAPER_MS[label]
+        print(f"{label:14s} {timings[label]:13.3f} {paper:9.1f} {paper / timings[label]:8.1f}x")
+    naive = time_naive(256, 1, 3)
+    print(f"\nnaive DGSWP NN (deep copies, seed by seed, same process): {naive:.2f} ms/step/seed")
+    print(f"batched dgswp_nn is {naive / timings['dgswp_nn']:.1f}x faster than the naive loop")
+
+
+if __name__ == "__main__":
+    main()
