@@ -19,6 +19,8 @@ class Manifold:
     Config: ClassVar[type[ManifoldConfig]] = ManifoldConfig
     default_dtype: ClassVar[torch.dtype] = torch.float32
     summary: ClassVar[str] = ""
+    # Consecutive steps with a non-finite particle after which a seed counts as diverged.
+    nonfinite_patience: ClassVar[int] = 1
 
     def __init__(self, config: ManifoldConfig | None = None) -> None:
         self.config = config or self.Config()

@@ -134,6 +134,9 @@ class PoincareBall(Manifold):
     Config = PoincareConfig
     default_dtype = torch.float64
     summary = "Poincaré ball (curvature -c); Riemannian SGD step, squared geodesic cost"
+    # METHODS.md: a non-finite particle keeps its previous position and is counted; a seed is
+    # reported diverged only when its particles keep failing (this many steps in a row).
+    nonfinite_patience = 10
 
     def __init__(self, config: PoincareConfig | None = None) -> None:
         super().__init__(config)
