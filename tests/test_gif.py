@@ -109,3 +109,11 @@ def test_default_gifs_stay_under_5_mb(tmp_path):
         image = Image.open(run_dir / name)
         assert image.n_frames == 60
         assert (run_dir / name).stat().st_size < 5 * 2**20
+
+
+def test_flows_gif_wraps_many_methods_into_rows_of_four(tmp_path):
+    labels = ("a", "b", "c", "d", "e")
+    run_dir = write_run(tmp_path / "run", labels=labels, diverge=None, n_snapshots=3)
+    render_run(run_dir, gif_frames=3, gif_size_px=80)
+    assert Image.open(run_dir / "flows.gif").size == (4 * 80, 2 * 80)
+    assert all((run_dir / f"flow_{label}.gif").exists() for label in labels)

@@ -28,6 +28,7 @@ from sliceflow.report.style import (
 )
 
 GIF_DPI = 100  # pixel size = inches * 100 exactly
+FLOWS_COLUMNS = 4  # flows.gif: methods side by side, wrapped into rows of at most 4 panels
 
 
 def gif_w2_symbol(manifold: str) -> str:
@@ -148,7 +149,8 @@ def write_gifs(
     fps: float,
     size_px: int,
 ) -> list[Path]:
-    """flow_<label>.gif per method with snapshots, then flows.gif (methods side by side).
+    """flow_<label>.gif per method with snapshots, then flows.gif (methods side by side, in rows
+    of at most FLOWS_COLUMNS panels).
 
     A method's GIF subsamples its own snapshots; flows.gif subsamples all snapshot steps, and a
     method that stopped early (interrupted run) stays at its last snapshot.
@@ -171,11 +173,13 @@ def write_gifs(
         path = out_dir / f"flow_{file_label(label)}.gif"
         paths.append(write_gif([rendered[int(k)] for k in own], path, fps))
         panels[label] = [rendered[int(k)] for k in clamped]
+    columns = min(len(labels), FLOWS_COLUMNS)
+    rows = -(-len(labels) // columns)  # ceil
     combined = []
     for f in range(len(shared)):
-        row = Image.new("RGB", (size_px * len(labels), size_px), "white")
+        grid = Image.new("RGB", (size_px * columns, size_px * rows), "white")
         for i, label in enumerate(labels):
-            row.paste(panels[label][f], (i * size_px, 0))
-        combined.append(row)
+            grid.paste(panels[label][f], ((i % columns) * size_px, (i // columns) * size_px))
+        combined.append(grid)
     paths.append(write_gif(combined, out_dir / "flows.gif", fps))
     return paths
