@@ -196,7 +196,7 @@ def kde_entropy_and_grad(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``mean_i log rho_h(x_i)`` (as ``kde_log_density``) per seed and its gradient in closed form.
 
-    .. math:: \nabla_{x_k} = -\frac{1}{n h^2} \\sum_j K_{kj} (x_k - x_j)
+    .. math:: \\nabla_{x_k} = -\\frac{1}{n h^2} \\sum_j K_{kj} (x_k - x_j)
               \\Big(\\frac{1}{p_k} + \\frac{1}{p_j}\\Big), \\quad p_k = \\sum_j K_{kj}
 
     with ``K_kj = exp(-|x_k - x_j|^2 / (2 h^2))`` (K_kk = 0 when leaving one out). x (S, n, d).
@@ -236,6 +236,27 @@ def interaction_energy(x: torch.Tensor, kernel: str) -> torch.Tensor:
         pair = safe / 2 - 0.5 * torch.log(safe)
     pair = pair.masked_fill(eye, 0.0)
     return pair.sum(dim=(1, 2)) / (2 * n * (n - 1))
+
+
+def interaction_energy_and_grad(x: torch.Tensor, kernel: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``interaction_energy`` and its gradient in closed form, (S, n, d) -> (S,), (S, n, d).
+
+    .. math:: \\nabla_{x_k} = \\frac{1}{n(n-1)} \\sum_{j \\ne k} w(|x_k - x_j|^2)\\,(x_k - x_j)
+
+    with ``w(r2) = r2 - 1`` (aggregation) or ``1 - 1/r2`` (log): ``grad W(z) = w(|z|^2) z``.
+    """
+    n = x.shape[1]
+    x = x.detach()
+    r2 = pairwise_sqdist(x)  # (S, n, n)
+    eye = torch.eye(n, dtype=torch.bool, device=x.device)
+    if kernel == "aggregation":
+        pair, weight = r2.square() / 4 - r2 / 2, r2 - 1
+    else:
+        safe = r2.masked_fill(eye, 1.0)
+        pair, weight = safe / 2 - 0.5 * torch.log(safe), 1 - 1 / safe
+    pair, weight = pair.masked_fill(eye, 0.0), weight.masked_fill(eye, 0.0)
+    grad = weight.sum(-1, keepdim=True) * x - seedwise_matmul(weight, x)
+    return pair.sum(dim=(1, 2)) / (2 * n * (n - 1)), grad / (n * (n - 1))
 
 
 class Functional:
@@ -291,8 +312,8 @@ class Functional:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """F(x) per seed (S,) and dF/dx (S, n, d) for particles (KDE entropy).
 
-        KDE entropy, quadratic potentials and sw_target (equal sizes) in closed form (the inner
-        loop's hot path); the other terms through autograd.
+        KDE entropy, quadratic potentials, interactions and sw_target (equal sizes) in closed
+        form (the inner loop's hot path); the other terms through autograd.
         """
         value = x.new_zeros(x.shape[0])
         grad = torch.zeros_like(x)
@@ -305,6 +326,8 @@ class Functional:
                 a_centred = centred @ tensors["A"]
                 part = 0.5 * (a_centred * centred).sum(-1).mean(dim=1)
                 part_grad = a_centred / x.shape[1]
+            elif isinstance(term, InteractionTerm):
+                part, part_grad = interaction_energy_and_grad(x, term.kernel)
             elif isinstance(term, TargetSWTerm) and y is not None and y.shape[1] == x.shape[1]:
                 if target_directions is None:
                     raise ValueError("sw_target term needs directions")

@@ -87,6 +87,11 @@ class JKOSW(Flow):
     Inner loop: ``inner_steps`` of SGD (momentum) or Adam, warm-started at rho_k, with
     ``n_projections`` fresh directions per step (the SW gradient in closed form). Particles: the
     optimiser restarts at each JKO step. Normalising flow: weights and Adam/SGD state persist.
+    Defaults are the reference setting (SGD lr 1, momentum 0.9, 500 inner steps, 1000 directions,
+    on ``SW2^2 + 2 tau F``); the inherited particle step ``lr`` is unused (the scheme is
+    implicit). With means over particles the inner curvature is ``2 / (n d)`` per particle, so
+    for a few hundred particles a larger ``inner_lr`` (or ``objective: sw/2tau+F``) is needed
+    for the inner loop to converge: the scenarios say what they use.
     """
 
     Config = JKOSWConfig
