@@ -106,7 +106,7 @@ def test_aggregation_particles_settle_on_the_ring_of_radius_one_over_sqrt3():
     "params",
     [
         ou_params(inner_steps=40, **FAST),
-        ou_params(inner_steps=60),  # the reference: SGD lr 1 on SW2^2 + 2 tau F
+        ou_params(inner_steps=30),  # the reference: SGD lr 1, momentum 0.9 on SW2^2 + 2 tau F
         {
             "tau": 0.05,
             "functional": [{"kind": "interaction", "kernel": "aggregation"}],
