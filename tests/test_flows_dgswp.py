@@ -235,3 +235,15 @@ def test_low_rank_stein_gradient_has_the_same_law_as_the_explicit_one():
         gap = a.mean(0) - b.mean(0)
         error = ((a.var(0) + b.var(0)) / 600).sqrt()
         assert (gap.abs() < 4 * error).all(), (moment, gap, error)
+
+
+def test_low_rank_path_batched_seeds_equal_seeds_alone():
+    seeds = [0, 4, 9]
+    x, y = clouds(seeds, n=8, d=30, dtype=torch.float32)
+    config = DGSWP.Config(projection="mlp", hidden=32, inner_steps=3, keep_best=True)
+    batch = DGSWP(config, make_context(seeds, n=8, d=30, dtype=torch.float32))
+    batch_x, batch_loss = flow_steps(batch, x, y)
+    for i, s in enumerate(seeds):
+        alone = DGSWP(config, make_context([s], n=8, d=30, dtype=torch.float32))
+        one_x, one_loss = flow_steps(alone, x[i : i + 1], y[i : i + 1])
+        assert torch.equal(one_x[0], batch_x[i]) and torch.equal(one_loss[0], batch_loss[i])

@@ -111,11 +111,13 @@ class LowRankMLPSmoothing:
             [torch.zeros_like(params[:, -1:]), eps * draws["bias"]], 1
         )
         out = torch.empty(S, N + 1, 1, M, dtype=params.dtype, device=params.device)
+        hidden = torch.empty(N + 1, h, M, dtype=params.dtype, device=params.device)
         for s in range(S):  # seed by seed: cache-sized work, identical bits alone or batched
-            base = torch.mm(first[s], self.inputs[s])  # (h, M)
-            shifts = torch.mm(draws["xi"][s].reshape(N * h, -1), self.reduced[s]).view(N, h, M)
-            hidden = torch.cat([base.unsqueeze(0), base + eps * shifts]).relu_()  # (N+1, h, M)
-            torch.bmm(second[s].unsqueeze(1), hidden, out=out[s])
+            torch.mm(first[s], self.inputs[s], out=hidden[0])  # (h, M)
+            reduced = self.reduced[s].expand(N, -1, -1)  # (N, r, M)
+            base = hidden[:1].expand(N, -1, -1)
+            torch.baddbmm(base, draws["xi"][s], reduced, alpha=eps, out=hidden[1:])
+            torch.bmm(second[s].unsqueeze(1), hidden.relu_(), out=out[s])
         return out.squeeze(2) + bias.unsqueeze(-1)
 
     def gradient(self, h_values: torch.Tensor, draws: dict[str, torch.Tensor], eps: float):
@@ -123,9 +125,10 @@ class LowRankMLPSmoothing:
         S, N, hid, r = draws["xi"].shape
         c = ((h_values[:, 1:] - h_values[:, :1]) / (eps * N)).to(draws["xi"].dtype)  # (S, N)
         seen = torch.bmm(c.unsqueeze(1), draws["xi"].reshape(S, N, hid * r)).view(S, hid, r)
-        basis_t = self.basis.transpose(1, 2)
-        rest = draws["rest"] - torch.bmm(torch.bmm(draws["rest"], self.basis), basis_t)
-        first = torch.bmm(seen, basis_t) + c.norm(dim=1)[:, None, None] * rest  # (S, h, d+1)
+        # seen Q^T + |c| G (I - QQ^T) = (seen - |c| G Q) Q^T + |c| G: two matmuls
+        size = c.norm(dim=1)[:, None, None]  # (S, 1, 1)
+        inside = seen - size * torch.bmm(draws["rest"], self.basis)  # (S, h, r)
+        first = torch.baddbmm(draws["rest"] * size, inside, self.basis.transpose(1, 2))
         second = torch.bmm(c.unsqueeze(1), draws["second"]).squeeze(1)  # (S, h)
         bias = (c * draws["bias"]).sum(1, keepdim=True)  # (S, 1)
         return torch.cat([first.flatten(1), second, bias], dim=1)
