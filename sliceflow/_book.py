@@ -76,10 +76,12 @@ class _Book:
         saved = self.checkpoints.get(runner.label)
         if saved is not None:  # resume: continue from the last snapshot of this method
             runner.load_state_dict(saved["runner"])
-            step = runner.step
-            self.rows = [r for r in self.rows if r[0] != runner.label or r[2] < step]
-            self.metric_rows = [r for r in self.metric_rows if r[0] != runner.label or r[2] < step]
-        self.current = runner
+            self.truncate(runner.label, runner.step)
+
+    def truncate(self, label: str, step: int) -> None:
+        """Forget the rows of ``label`` from ``step`` on (they are recomputed on resume)."""
+        self.rows = [r for r in self.rows if r[0] != label or r[2] < step]
+        self.metric_rows = [r for r in self.metric_rows if r[0] != label or r[2] < step]
 
     def snapshot(self, runner: MethodRun) -> None:
         index = self.snapshot_steps.index(runner.step)
@@ -113,12 +115,12 @@ class _Book:
 
     # -- files ---------------------------------------------------------------------------------
     def flush(self, force: bool = False) -> None:
-        """Write every file, at most every FLUSH_SECONDS (or 5x the cost of a write) unless forced."""
+        """Write every file (at most every FLUSH_SECONDS, or 20x a write's cost, unless forced)."""
         if self.out_dir is None:
             return
         now = time.perf_counter()
-        if not force and now - self.last_flush < max(FLUSH_SECONDS, 5 * self.flush_cost):
-            return
+        if not force and now - self.last_flush < max(FLUSH_SECONDS, 20 * self.flush_cost):
+            return  # writing costs at most ~5% of the run
         out = self.out_dir
         write_csv(out / "trace.csv", TRACE_COLUMNS, self.rows)
         write_csv(out / "summary.csv", SUMMARY_COLUMNS, summary_rows(self.rows))

@@ -22,6 +22,16 @@ class ScenarioError(ValueError):
         field = _format_path(self.path)
         super().__init__(f"{where}: {field + ': ' if field else ''}{message}")
 
+    @classmethod
+    def verbatim(cls, text: str) -> ScenarioError:
+        """An error whose one-line message is ``text`` as given (e.g. from a worker process)."""
+        error = cls(text)
+        error.args = (text,)
+        return error
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else ""
+
 
 def _format_path(path: tuple) -> str:
     text = ""

@@ -108,6 +108,7 @@ def run(
     render: bool = True,
     render_options: dict[str, Any] | None = None,
     on_progress: ProgressCallback | None = None,
+    jobs: int = 1,
 ) -> RunResult:
     """Run every method of a scenario over all its seeds and return the traces.
 
@@ -120,6 +121,8 @@ def run(
     resume : continue an interrupted run in ``out`` from its last snapshot (bit for bit).
     write, render : write the run directory; then render figures, GIFs and reports.
     on_progress : called as ``on_progress(label, steps_done, steps_total)`` after each step.
+    jobs : methods run side by side in this many worker processes (CPU only); the numbers are
+        the same as with ``jobs=1``, only the wall time changes.
 
     Raises
     ------
@@ -135,15 +138,20 @@ def run(
     book = _Book(scenario, out_dir, x0, y, device)
     if resume:
         book.restore()
+    pending = [m for m in scenario.methods if book.completed.get(m.label) != scenario.steps]
     try:
-        with _threads(x0, y):
-            for spec in scenario.methods:
-                if book.completed.get(spec.label) == scenario.steps:
-                    continue
-                runner = _method_run(spec, scenario, manifold, x0, y)
-                book.start_method(runner)
-                _run_method(runner, book, scenario, on_progress)
-                book.finish_method(runner)
+        if jobs > 1 and len(pending) > 1 and device_t.type == "cpu":
+            from sliceflow._parallel import run_parallel
+
+            labels = [m.label for m in pending]
+            run_parallel(scenario, book, labels, device, jobs, on_progress)
+        else:
+            with _threads(x0, y):
+                for spec in pending:
+                    runner = _method_run(spec, scenario, manifold, x0, y)
+                    book.start_method(runner)
+                    _run_method(runner, book, scenario, on_progress)
+                    book.finish_method(runner)
     except KeyboardInterrupt:
         book.interrupted = True
         book.flush(force=True)

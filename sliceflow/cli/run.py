@@ -24,6 +24,9 @@ def run_command(
         typer.Option("--set", help="override a scenario value: key.path=value (repeatable)"),
     ] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    jobs: Annotated[
+        int | None, typer.Option(help="methods run in parallel processes (default: CPU cores)")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="continue an interrupted run in --out")] = False,
     progress: Annotated[bool, typer.Option(help="progress bar (only on a terminal)")] = True,
     gif: Annotated[bool | None, typer.Option("--gif/--no-gif", help="write GIFs")] = None,
@@ -38,6 +41,8 @@ def run_command(
 
     if steps is not None and steps < 0:
         fail(f"--steps {steps}: the number of steps must be >= 0")
+    if jobs is not None and jobs < 1:
+        fail(f"--jobs {jobs}: use 1 or more worker processes")
     if seeds is not None and seeds < 1:
         fail(f"--seeds {seeds}: give at least 1 seed")
     if fmt is not None and fmt not in ("png", "pdf"):
@@ -59,7 +64,7 @@ def run_command(
     try:
         with _Progress(resolved, enabled=show) as bar:
             result = run(
-                resolved, out=out, device=device, resume=resume,
+                resolved, out=out, device=device, resume=resume, jobs=jobs or _cores(),
                 render_options=render, on_progress=bar.update,
             )  # fmt: skip
     except (ScenarioError, RunDirError) as error:
@@ -74,6 +79,12 @@ def run_command(
     _print_summary(result)
 
 
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class _Progress:
     """A rich progress bar per method with ETA; silent when disabled (not a terminal)."""
 
@@ -83,7 +94,11 @@ class _Progress:
     def __enter__(self):
         if self.enabled:
             from rich.progress import (
-                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
                 TimeRemainingColumn,
             )  # fmt: skip
 
