@@ -190,11 +190,17 @@ class _Book:
         from sliceflow.engine import RunResult
 
         return RunResult(
-            scenario=self.scenario, out_dir=self.out_dir, trace=list(self.rows),
-            metrics=list(self.metric_rows), snapshot_steps=list(self.snapshot_steps),
-            particles=dict(self.particles), target=self.target, completed_steps=dict(self.completed),
-            interrupted=self.interrupted, info=self.resolved()["run"],
-        )  # fmt: skip
+            scenario=self.scenario,
+            out_dir=self.out_dir,
+            trace=list(self.rows),
+            metrics=list(self.metric_rows),
+            snapshot_steps=list(self.snapshot_steps),
+            particles=dict(self.particles),
+            target=self.target,
+            completed_steps=dict(self.completed),
+            interrupted=self.interrupted,
+            info=self.resolved()["run"],
+        )
 
 
 def _np_dtype(x: torch.Tensor):

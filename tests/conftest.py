@@ -1,4 +1,4 @@
-"""Shared fixtures: small scenarios as dicts, written to a temporary folder when a file is needed."""
+"""Shared fixtures: small scenarios as dicts, written to a temporary file when one is needed."""
 
 from __future__ import annotations
 

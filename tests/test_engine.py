@@ -24,7 +24,7 @@ def test_traced_w2sq_equals_a_direct_emd2(tmp_path):
     result = _run(tmp_path, steps=5)
     data = np.load(tmp_path / "run" / "particles.npz")
     final = data["swd"][-1]  # (S, n, d) at the last step
-    for i, seed in enumerate(result.scenario.seeds):
+    for i in range(len(result.scenario.seeds)):
         x, y = final[i].astype(np.float64), data["target"][i].astype(np.float64)
         direct = ot.emd2([], [], ot.dist(x, y))
         assert result.w2sq("swd")[i, -1] == pytest.approx(direct, rel=1e-9)

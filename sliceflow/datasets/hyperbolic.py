@@ -55,7 +55,7 @@ def _covariance(cov: Covariance, d: int) -> np.ndarray:
 def _lorentz_mean(mean: list[float]) -> np.ndarray:
     """Check a hyperboloid point (x0 > 0, <x, x>_L = -1 within tolerance); snap x0 exactly."""
     point = np.asarray(mean, dtype=np.float64)
-    norm = -point[0] ** 2 + np.sum(point[1:] ** 2)
+    norm = -(point[0] ** 2) + np.sum(point[1:] ** 2)
     if point[0] <= 0 or abs(norm + 1.0) > HYPERBOLOID_TOLERANCE:
         raise ValueError(
             f"mean {mean} is not on the hyperboloid (<x, x>_L = {norm:.6g}, need -1 and x0 > 0); "

@@ -19,7 +19,7 @@ class SWDConfig(FlowConfig):
 class SWD(Flow):
     """Monte-Carlo SW_2^2 over ``n_projections`` fresh uniform directions, averaged over particles.
 
-    .. math:: SW_2^2(\\mu, \\nu) = \\frac1L \\sum_l W_2^2(P_{\\theta_l\\#}\\mu, P_{\\theta_l\\#}\\nu)
+    .. math:: SW_2^2 = \\frac1L \\sum_l W_2^2(P_{\\theta_l\\#}\\mu, P_{\\theta_l\\#}\\nu)
 
     On the Poincaré ball this is "SW on Poincaré": Euclidean slicing of the ball coordinates,
     moved with the Riemannian step of the manifold.
