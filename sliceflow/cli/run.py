@@ -31,6 +31,9 @@ def run_command(
     progress: Annotated[bool, typer.Option(help="progress bar (only on a terminal)")] = True,
     gif: Annotated[bool | None, typer.Option("--gif/--no-gif", help="write GIFs")] = None,
     gif_seed: Annotated[int | None, typer.Option(help="index of the seed in GIFs")] = None,
+    gif_frames: Annotated[int | None, typer.Option(help="frames per GIF")] = None,
+    fps: Annotated[float | None, typer.Option(help="GIF frames per second")] = None,
+    size: Annotated[int | None, typer.Option(help="GIF panel size in pixels")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="png or pdf figures")] = None,
 ) -> None:
     """Run SCENARIO: each method steps all seeds; traces, plots and GIFs go to --out."""
@@ -47,8 +50,9 @@ def run_command(
         fail(f"--seeds {seeds}: give at least 1 seed")
     if fmt is not None and fmt not in ("png", "pdf"):
         fail(f"--format {fmt!r}: use png or pdf")
-    if gif_seed is not None:
-        set_ = [*(set_ or []), f"output.gif_seed={gif_seed}"]
+    output = {"gif": gif, "gif_seed": gif_seed, "gif_frames": gif_frames, "gif_fps": fps,
+              "gif_size_px": size, "format": fmt}  # fmt: skip
+    set_ = [*(set_ or []), *(f"output.{k}={v}" for k, v in output.items() if v is not None)]
     try:
         overrides = dict(parse_override(item) for item in set_ or [])
         labels = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
@@ -57,26 +61,34 @@ def run_command(
         )
     except ScenarioError as error:
         fail(str(error))
-    render = {
-        k: v for k, v in {"gif": gif, "gif_seed": gif_seed, "fmt": fmt}.items() if v is not None
-    }
     show = progress and sys.stderr.isatty()
     try:
         with _Progress(resolved, enabled=show) as bar:
             result = run(
                 resolved, out=out, device=device, resume=resume, jobs=jobs or _cores(),
-                render_options=render, on_progress=bar.update,
+                on_progress=bar.update,
             )  # fmt: skip
     except (ScenarioError, RunDirError) as error:
         fail(str(error))
     except RunInterrupted as stop:
         done = stop.result.completed_steps
+        _render_partial(stop.result.out_dir)
         err_console.print(
             f"[yellow]interrupted[/]: kept steps {done} in {stop.result.out_dir}; "
             f"continue with: sliceflow run {scenario} --out {stop.result.out_dir} --resume"
         )
         raise typer.Exit(INTERRUPTED) from None
     _print_summary(result)
+
+
+def _render_partial(out_dir) -> None:
+    """Figures and report of what an interrupted run finished (GIFs skipped: be quick)."""
+    from sliceflow.report import render_run
+
+    try:
+        render_run(out_dir, gif=False)
+    except Exception as error:  # the data files are safe; a figure failing must not hide them
+        err_console.print(f"[yellow]report of the finished steps not rendered[/]: {error}")
 
 
 def _cores() -> int:
