@@ -10,34 +10,15 @@ import torch
 
 from sliceflow.flows import get_flow
 from sliceflow.flows.aswd import ascent_gradient, augmented_sw
-from sliceflow.flows.base import FlowContext
-from sliceflow.manifolds.euclidean import Euclidean
+from tests.flow_helpers import clouds, make_context
+from tests.flow_helpers import flow_steps as steps_with_losses
 
 ASWD = get_flow("aswd")
 
 
-def make_context(seeds, n=30, d=2, dtype=torch.float64):
-    gens = [torch.Generator().manual_seed(1000 + s) for s in seeds]
-    return FlowContext(len(seeds), n, n, d, dtype, torch.device("cpu"), Euclidean(), gens, seeds)
-
-
-def clouds(seeds, n=30, d=2, dtype=torch.float64):
-    xs, ys = [], []
-    for s in seeds:
-        g = torch.Generator().manual_seed(s)
-        xs.append(2.5 * (torch.rand(n, d, generator=g, dtype=dtype) - 0.5) + 1)
-        ys.append(torch.randn(n, d, generator=g, dtype=dtype))
-    return torch.stack(xs), torch.stack(ys)
-
-
 def flow_steps(flow, x, y, steps=3, lr=0.05):
-    """The engine's order: inner update, loss, gradient, plain SGD step."""
-    for _ in range(steps):
-        flow.inner_update(x.detach(), y)
-        x = x.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(flow.loss(x, y).sum(), x)
-        x = x.detach() - lr * grad
-    return x
+    """The particles after ``steps`` engine-order steps."""
+    return steps_with_losses(flow, x, y, steps, lr)[0]
 
 
 def reference_objective(x, y, theta, weight, bias, penalty):
