@@ -14,20 +14,16 @@ geodesic coordinate (the 1D costs scale by ``1 / c``).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
+from sliceflow.flows._slicing import argsort_rows
 from sliceflow.manifolds.poincare import squared_distance_argument
 
 RATIO_MIN = 1e-10  # Busemann ratio clamp (METHODS.md)
 ARTANH_MAX = 1.0 - 1e-15  # geodesic-projection clamp (METHODS.md)
 
 
-def argsort_last(values: torch.Tensor) -> torch.Tensor:
-    """Indices sorting the last axis (no gradient). NumPy's sort on the CPU, torch's elsewhere."""
-    if values.device.type == "cpu":
-        return torch.from_numpy(np.argsort(values.detach().numpy(), axis=-1))
-    return values.detach().argsort(dim=-1)
+argsort_last = argsort_rows  # NumPy on the CPU, torch elsewhere
 
 
 def busemann_ratio(x: torch.Tensor, p: torch.Tensor, c: float = 1.0) -> torch.Tensor:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
+
+from sliceflow.flows._slicing import argsort_rows, sort_rows
 
 
 def pairwise_sqdist(x: torch.Tensor) -> torch.Tensor:
@@ -130,10 +131,10 @@ def interaction_energy_and_grad(x: torch.Tensor, kernel: str) -> tuple[torch.Ten
 def sorted_projections(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """Sorted projections along each direction: (S, n, d), (S, L, d) -> (S, L, n).
 
-    Sorted with numpy: on this CPU build ``torch.sort`` of many short rows is ~30x slower.
+    Sorted with NumPy on the CPU: ``torch.sort`` of many short rows is ~30x slower there.
     """
     proj = seedwise_matmul(theta, x.detach().transpose(1, 2))  # (S, L, n)
-    return torch.from_numpy(np.sort(proj.numpy(), axis=-1))
+    return sort_rows(proj)
 
 
 def sw2_and_grad(
@@ -149,7 +150,7 @@ def sw2_and_grad(
     """
     _, n, _ = x.shape
     proj = seedwise_matmul(theta, x.detach().transpose(1, 2))  # (S, L, n)
-    order = torch.from_numpy(np.argsort(proj.numpy(), axis=-1))  # (S, L, n)
+    order = argsort_rows(proj)  # (S, L, n)
     residual_sorted = proj.gather(-1, order) - reference_sorted  # (S, L, n)
     residual = torch.empty_like(proj).scatter_(-1, order, residual_sorted)
     value = residual_sorted.square().mean(dim=(1, 2))

@@ -15,8 +15,9 @@ Plans need ``n == m`` (equal uniform weights).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
+
+from sliceflow.flows._slicing import argsort_rows
 
 
 def check_equal_sizes(n: int, m: int, method: str) -> None:
@@ -43,13 +44,7 @@ class PlanCosts:
         return self.const[:, None] - 2 * cross
 
 
-def order(values: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Argsort along ``dim`` (no gradient); each row is sorted on its own, so a seed gets the
-    same indices (ties included) alone or in a batch. NumPy on the CPU: for rows of a few dozen
-    values it is several times faster than ``torch.sort``."""
-    if values.device.type == "cpu":
-        return torch.from_numpy(np.argsort(values.detach().numpy(), axis=dim))
-    return torch.sort(values.detach(), dim=dim, stable=True).indices
+order = argsort_rows  # argsort of each row, NumPy on the CPU (see _slicing.argsort_rows)
 
 
 def matched_targets(y: torch.Tensor, sigma: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:

@@ -99,11 +99,22 @@ def sliced_wasserstein2(x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -
     return diff.square().mean(dim=(1, 2))
 
 
-def argsort_rows(values: torch.Tensor) -> torch.Tensor:
-    """Argsort along the last axis (NumPy's vectorised sort on the CPU)."""
+def argsort_rows(values: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Argsort along ``dim``, no gradient: NumPy's vectorised sort on the CPU, torch's elsewhere.
+
+    Each row is sorted on its own, so a seed gets the same indices (ties included) alone or in a
+    batch.
+    """
     if values.device.type != "cpu":
-        return values.argsort(dim=-1)
-    return torch.from_numpy(np.argsort(values.detach().numpy(), axis=-1))
+        return torch.sort(values.detach(), dim=dim, stable=True).indices
+    return torch.from_numpy(np.argsort(values.detach().numpy(), axis=dim))
+
+
+def sort_rows(values: torch.Tensor) -> torch.Tensor:
+    """Sorted values along the last axis, no gradient (NumPy on the CPU, torch elsewhere)."""
+    if values.device.type != "cpu":
+        return values.detach().sort(dim=-1).values
+    return torch.from_numpy(np.sort(values.detach().numpy(), axis=-1))
 
 
 class _SlicedW2(torch.autograd.Function):
