@@ -53,7 +53,8 @@ def snapshots_figure(
     shown = [particles.positions[label][:, seed_index] for label in labels]  # [(K_l, n, d)]
     limits = square_limits(target, *[p for p in shown if p.size])
     panel = 2.4
-    figure = new_figure(panel * max(len(columns), 1) + 0.8, panel * max(len(labels), 1) + 0.6)
+    height = panel * max(len(labels), 1) + 0.6
+    figure = new_figure(panel * max(len(columns), 1) + 0.8, height)
     size = marker_size(target.shape[0])
     for row, label in enumerate(labels):
         positions = particles.positions[label]  # (K_l, S, n, d)
@@ -79,5 +80,6 @@ def snapshots_figure(
         + domain_note(particles.dim),
         fontsize=12,
     )
-    figure.tight_layout(h_pad=0.6, w_pad=0.6)
+    # Keep the top 0.45 inch for the suptitle: tight_layout alone lets it overlap the titles.
+    figure.tight_layout(h_pad=0.6, w_pad=0.6, rect=(0, 0, 1, 1 - 0.45 / height))
     return figure
