@@ -11,26 +11,15 @@ Run: ``python benchmarks/bench_core.py [--repeats 5]``.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import ot
 import torch
+from _timing import median_time  # benchmarks/ is on sys.path when run as a script
 
 from sliceflow.flows import FlowContext, get_flow
 from sliceflow.flows._slicing import sliced_wasserstein2
 from sliceflow.manifolds import Euclidean
-
-
-def median_time(function, repeats: int) -> float:
-    function()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def large_swd_step(repeats: int) -> None:

@@ -14,15 +14,14 @@ Run: ``python benchmarks/bench_jko.py [--repeats 3] [--skip-cli]``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 import yaml
+from _timing import median_time  # benchmarks/ is on sys.path when run as a script
 
 from sliceflow.flows import FlowContext, get_flow
 from sliceflow.flows._functionals import kde_log_density
@@ -31,17 +30,6 @@ from sliceflow.flows._slicing import sliced_wasserstein2
 from sliceflow.manifolds import Euclidean
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def median_time(function, repeats: int, warm_up: bool = True) -> float:
-    if warm_up:
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def cli_run(scenario: str, repeats: int) -> float:
