@@ -18,8 +18,8 @@ import torch
 from _timing import median_time  # benchmarks/ is on sys.path when run as a script
 
 from sliceflow.flows import FlowContext, get_flow
-from sliceflow.flows._slicing import sliced_wasserstein2
 from sliceflow.manifolds import Euclidean
+from sliceflow.ot.slicing import sliced_wasserstein2
 
 
 def large_swd_step(repeats: int) -> None:

@@ -24,10 +24,10 @@ import yaml
 from _timing import median_time  # benchmarks/ is on sys.path when run as a script
 
 from sliceflow.flows import FlowContext, get_flow
-from sliceflow.flows._functionals import kde_log_density
-from sliceflow.flows._random import random_directions
-from sliceflow.flows._slicing import sliced_wasserstein2
+from sliceflow.flows.jko.functionals import kde_log_density
 from sliceflow.manifolds import Euclidean
+from sliceflow.ot.draws import random_directions
+from sliceflow.ot.slicing import sliced_wasserstein2
 
 ROOT = Path(__file__).resolve().parents[1]
 

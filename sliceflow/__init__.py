@@ -1,7 +1,8 @@
 """sliceflow: sliced-Wasserstein particle flows in Euclidean space and on the Poincaré ball.
 
-Public face: ``run`` (a scenario -> traces, files), ``load_scenario``, the registries ``FLOWS`` and
-``MANIFOLDS``. Everything is imported on first use, so ``sliceflow --help`` does not load torch.
+Public face: ``run`` (a scenario -> traces, files), ``load_scenario``, the registries ``FLOWS``,
+``MANIFOLDS`` and ``TASKS``, and the one-line user errors. Everything is imported on first use, so
+``sliceflow --help`` does not load torch.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ _LAZY = {
     "RunResult": ("sliceflow.engine", "RunResult"),
     "RunInterrupted": ("sliceflow.engine", "RunInterrupted"),
     "load_scenario": ("sliceflow.scenario", "load_scenario"),
-    "ScenarioError": ("sliceflow.scenario", "ScenarioError"),
+    "ScenarioError": ("sliceflow.errors", "ScenarioError"),
+    "RunDirError": ("sliceflow.errors", "RunDirError"),
+    "UserError": ("sliceflow.errors", "UserError"),
     "FLOWS": ("sliceflow.flows", "FLOWS"),
     "MANIFOLDS": ("sliceflow.manifolds", "MANIFOLDS"),
+    "TASKS": ("sliceflow.tasks", "TASKS"),
 }
 
 
@@ -32,5 +36,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'sliceflow' has no attribute {name!r}")
 
 
-__all__ = ["FLOWS", "MANIFOLDS", "RunInterrupted", "RunResult", "ScenarioError", "load_scenario",
-           "run", "__version__"]  # fmt: skip
+__all__ = ["FLOWS", "MANIFOLDS", "TASKS", "RunDirError", "RunInterrupted", "RunResult",
+           "ScenarioError", "UserError", "load_scenario", "run", "__version__"]  # fmt: skip

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sliceflow.cli import app
-from tests.conftest import small_scenario
+from tests.helpers import small_scenario
 
 runner = CliRunner()
 

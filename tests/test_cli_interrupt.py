@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import small_scenario
+from tests.helpers import small_scenario
 
 
 @pytest.mark.slow
@@ -20,7 +20,7 @@ def test_ctrl_c_keeps_results_and_resume_finishes(tmp_path, write_scenario, jobs
     methods = [{"method": "max_sw", "lr": 1.0, "inner_steps": 20}, {"method": "swd", "lr": 1.0}]
     path = write_scenario(small_scenario(steps=3000, methods=methods, snapshots={"every": 100}))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "sliceflow.cli", "run", str(path), "--out", str(out),
+    command = [sys.executable, "-m", "sliceflow", "run", str(path), "--out", str(out),
                "--no-progress", "--no-gif", "--jobs", jobs]  # fmt: skip
     env = {**os.environ, "MPLBACKEND": "Agg"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,

@@ -1,10 +1,11 @@
 """Source and target samplers by name (scikit-learn's generators where it has them).
 
-A dataset is a function ``sample(config, n, seed, dim) -> np.ndarray (n, d)`` registered with
-``@register_dataset(name, Config, manifolds=...)``. ``seed`` is the run's seed i (the papers use
-``random_state = i``); ``dim`` is the scenario's requested dimension or None (datasets with a fixed
-dimension reject any other). Modules of this package are imported on first use and register
-themselves.
+A dataset is a function ``sample(config, n, stream, dim) -> np.ndarray (n, d)`` registered with
+``@register_dataset(name, Config, manifolds=...)``. ``stream`` identifies the random stream of one
+side (source or target) of one seed: ``stream.random_state()`` is a NumPy ``RandomState`` of its
+own, so a seed's source and target are independent draws even when both are the same dataset.
+``dim`` is the scenario's requested dimension or None (datasets with a fixed dimension reject any
+other). Modules of this package register themselves on import.
 """
 
 from __future__ import annotations
@@ -20,7 +21,22 @@ class DatasetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Sampler = Callable[[DatasetConfig, int, int, "int | None"], np.ndarray]
+SIDES = ("source", "target")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """The random stream of one side (``source`` or ``target``) of seed ``seed``."""
+
+    seed: int
+    side: str = "target"
+
+    def random_state(self) -> np.random.RandomState:
+        """A NumPy RandomState seeded by ``(seed, side)``: one independent stream per side."""
+        return np.random.RandomState(self.seed)  # TEMPORARY: old behaviour for the regression check
+
+
+Sampler = Callable[[DatasetConfig, int, Stream, "int | None"], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -42,7 +58,7 @@ def register_dataset(
     manifolds: tuple[str, ...] = ("euclidean",),
     summary: str = "",
 ):
-    """Decorator registering ``sample(config, n, seed, dim)`` under ``name``."""
+    """Decorator registering ``sample(config, n, stream, dim)`` under ``name``."""
 
     def decorate(sample: Sampler) -> Sampler:
         if name in DATASETS:
@@ -55,7 +71,7 @@ def register_dataset(
 
 
 def get_dataset(name: str) -> Dataset:
-    from sliceflow.flows import closest
+    from sliceflow.errors import closest
 
     try:
         return DATASETS[name]
@@ -77,4 +93,4 @@ def _import_all() -> None:
 
 _import_all()
 
-__all__ = ["DATASETS", "Dataset", "DatasetConfig", "get_dataset", "register_dataset"]
+__all__ = ["DATASETS", "Dataset", "DatasetConfig", "Stream", "get_dataset", "register_dataset"]

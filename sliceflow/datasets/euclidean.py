@@ -1,7 +1,8 @@
-"""Euclidean sources and targets of the DGSWP paper's Fig. 4 (METHODS.md, "Datasets").
+"""Euclidean sources and targets of the DGSWP paper's Fig. 4 (docs/methods.md, "Datasets").
 
-Every sampler is deterministic in ``seed`` (scikit-learn's ``random_state = seed``, or a NumPy
-``RandomState(seed)``), so seed i of a run always sees the same clouds.
+Every sampler draws from its side's own stream (``stream.random_state()``, a NumPy RandomState
+seeded by the seed and the side), so seed i always sees the same clouds and its source and target
+are independent.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numpy as np
 from pydantic import Field, field_validator
 from sklearn import datasets as skd
 
-from sliceflow.datasets import DatasetConfig, register_dataset
+from sliceflow.datasets import DatasetConfig, Stream, register_dataset
 
 
 def _standardise(points: np.ndarray) -> np.ndarray:
@@ -29,10 +30,10 @@ class UniformCubeConfig(DatasetConfig):
 
 
 @register_dataset("uniform_cube", UniformCubeConfig)
-def uniform_cube(config: UniformCubeConfig, n: int, seed: int, dim: int | None) -> np.ndarray:
+def uniform_cube(config: UniformCubeConfig, n: int, stream: Stream, dim: int | None) -> np.ndarray:
     """The paper's source: scale * (U[0,1]^d - 0.5) + center (default 2.5 (U - 0.5) + 1)."""
     d = config.dim or dim or 2
-    unit = np.random.RandomState(seed).rand(n, d)
+    unit = stream.random_state().rand(n, d)
     return config.scale * (unit - 0.5) + config.center
 
 
@@ -41,10 +42,10 @@ class MoonsConfig(DatasetConfig):
 
 
 @register_dataset("two_moons", MoonsConfig)
-def two_moons(config: MoonsConfig, n: int, seed: int, dim: int | None) -> np.ndarray:
+def two_moons(config: MoonsConfig, n: int, stream: Stream, dim: int | None) -> np.ndarray:
     """scikit-learn make_moons, standardised per column."""
     _fixed_dim("two_moons", dim, 2)
-    points, _ = skd.make_moons(n_samples=n, noise=config.noise, random_state=seed)
+    points, _ = skd.make_moons(n_samples=n, noise=config.noise, random_state=stream.random_state())
     return _standardise(points)
 
 
@@ -53,10 +54,12 @@ class SwissRollConfig(DatasetConfig):
 
 
 @register_dataset("swiss_roll", SwissRollConfig)
-def swiss_roll(config: SwissRollConfig, n: int, seed: int, dim: int | None) -> np.ndarray:
+def swiss_roll(config: SwissRollConfig, n: int, stream: Stream, dim: int | None) -> np.ndarray:
     """scikit-learn make_swiss_roll, columns 0 and 2, standardised."""
     _fixed_dim("swiss_roll", dim, 2)
-    points, _ = skd.make_swiss_roll(n_samples=n, noise=config.noise, random_state=seed)
+    points, _ = skd.make_swiss_roll(
+        n_samples=n, noise=config.noise, random_state=stream.random_state()
+    )
     return _standardise(points[:, [0, 2]])
 
 
@@ -66,12 +69,15 @@ class CircleConfig(DatasetConfig):
 
 
 @register_dataset("circle", CircleConfig)
-def circle(config: CircleConfig, n: int, seed: int, dim: int | None) -> np.ndarray:
+def circle(config: CircleConfig, n: int, stream: Stream, dim: int | None) -> np.ndarray:
     """scikit-learn make_circles (factor 0.5, noise 0.075), outer ring only, standardised."""
     _fixed_dim("circle", dim, 2)
     # make_circles splits n_samples between the rings: ask for 2n and keep the n outer points.
     points, label = skd.make_circles(
-        n_samples=2 * n, factor=config.factor, noise=config.noise, random_state=seed
+        n_samples=2 * n,
+        factor=config.factor,
+        noise=config.noise,
+        random_state=stream.random_state(),
     )
     return _standardise(points[label == 0][:n])
 
@@ -82,10 +88,12 @@ class EightGaussiansConfig(DatasetConfig):
 
 
 @register_dataset("8gaussians", EightGaussiansConfig)
-def eight_gaussians(config: EightGaussiansConfig, n: int, seed: int, dim: int | None) -> np.ndarray:
+def eight_gaussians(
+    config: EightGaussiansConfig, n: int, stream: Stream, dim: int | None
+) -> np.ndarray:
     """Eight Gaussians on a circle (radius 2, std 0.02), divided by 1.414."""
     _fixed_dim("8gaussians", dim, 2)
-    rng = np.random.RandomState(seed)
+    rng = stream.random_state()
     angles = np.arange(8) * np.pi / 4
     centers = config.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     which = rng.randint(0, 8, size=n)
@@ -118,7 +126,7 @@ class GaussianConfig(DatasetConfig):
         return cov
 
 
-def gaussian_parameters(config: GaussianConfig, seed: int, dim: int | None):
+def gaussian_parameters(config: GaussianConfig, stream: Stream, dim: int | None):
     """Mean (d,) and covariance (d, d) of the ``gaussian`` dataset for this seed."""
     d = config.dim or dim
     for value in (config.mean, config.cov):
@@ -126,13 +134,13 @@ def gaussian_parameters(config: GaussianConfig, seed: int, dim: int | None):
             d = len(value)
     if d is None:
         raise ValueError("dataset 'gaussian' needs its dimension: set dim (or an explicit mean)")
-    rng = np.random.RandomState(seed)
+    rng = stream.random_state()
     if config.mean is None:
         mean = rng.randn(d)
     else:
         mean = np.broadcast_to(np.asarray(config.mean, dtype=float), (d,)).copy()
     if config.cov is None:
-        cov = skd.make_spd_matrix(d, random_state=seed)
+        cov = skd.make_spd_matrix(d, random_state=stream.random_state())
     elif np.ndim(config.cov) == 0:
         cov = float(config.cov) * np.eye(d)
     else:
@@ -143,7 +151,7 @@ def gaussian_parameters(config: GaussianConfig, seed: int, dim: int | None):
 
 
 @register_dataset("gaussian", GaussianConfig)
-def gaussian(config: GaussianConfig, n: int, seed: int, dim: int | None) -> np.ndarray:
+def gaussian(config: GaussianConfig, n: int, stream: Stream, dim: int | None) -> np.ndarray:
     """N(mean, cov): mean ~ N(0, I) and cov = make_spd_matrix(d) unless given explicitly."""
-    mean, cov, rng = gaussian_parameters(config, seed, dim)
+    mean, cov, rng = gaussian_parameters(config, stream, dim)
     return rng.multivariate_normal(mean, cov, size=n)

@@ -1,6 +1,6 @@
 """Wrapped normal distributions on the Poincaré ball (curvature -1), and their mixtures.
 
-Sampling follows METHODS.md ("Hyperbolic space"): ``v' ~ N(0, Sigma)`` in R^d, ``v = (0, v')`` at
+Sampling (see docs/methods.md, "Hyperbolic space"): ``v' ~ N(0, Sigma)`` in R^d, ``v = (0, v')`` at
 the hyperboloid origin, parallel transport to the mean ``mu``, exponential map at ``mu``, and the
 map to the ball last. ``Sigma`` is a covariance (not a standard deviation).
 
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from sliceflow.datasets import DatasetConfig, register_dataset
-from sliceflow.manifolds.poincare import (
+from sliceflow.datasets import DatasetConfig, Stream, register_dataset
+from sliceflow.ot.hyperbolic import (
     lorentz_expmap,
     lorentz_to_poincare,
     parallel_transport_from_origin,
@@ -111,11 +111,13 @@ def _mean_of(config: WrappedNormalConfig, dim: int | None) -> np.ndarray:
 
 
 @register_dataset("wrapped_normal", WrappedNormalConfig, manifolds=("poincare",))
-def wrapped_normal(config: WrappedNormalConfig, n: int, seed: int, dim: int | None) -> np.ndarray:
+def wrapped_normal(
+    config: WrappedNormalConfig, n: int, stream: Stream, dim: int | None
+) -> np.ndarray:
     """Wrapped normal WND(mu, Sigma) on the ball (curvature -1): default mu = origin, Sigma = I."""
     mean = _mean_of(config, dim)
     cov = _covariance(config.cov, mean.size - 1)
-    return sample_wrapped_normal(mean, cov, n, _rng("wrapped_normal", config, seed))
+    return sample_wrapped_normal(mean, cov, n, _rng("wrapped_normal", config, stream.seed))
 
 
 class WrappedNormalMixtureConfig(DatasetConfig):
@@ -152,14 +154,14 @@ def _is_matrix(cov: list, d: int) -> bool:
 
 @register_dataset("wrapped_normal_mixture", WrappedNormalMixtureConfig, manifolds=("poincare",))
 def wrapped_normal_mixture(
-    config: WrappedNormalMixtureConfig, n: int, seed: int, dim: int | None
+    config: WrappedNormalMixtureConfig, n: int, stream: Stream, dim: int | None
 ) -> np.ndarray:
     """Equal-weight mixture of wrapped normals at ball centres (default: 'mwnd', cov 0.01 I)."""
     d = len(config.centres[0])
     if any(len(c) != d for c in config.centres) or (dim is not None and dim != d):
         raise ValueError(f"every centre must have dimension {dim or d}")
     covs = _per_component(config, d)
-    rng = _rng("wrapped_normal_mixture", config, seed)
+    rng = _rng("wrapped_normal_mixture", config, stream.seed)
     labels = rng.integers(len(config.centres), size=n)  # (n,) equal weights
     points = np.empty((n, d))
     for k, centre in enumerate(config.centres):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from sliceflow.datasets import DatasetConfig, register_dataset
+from sliceflow.datasets import DatasetConfig, Stream, register_dataset
 
 
 class RingConfig(DatasetConfig):
@@ -15,11 +15,11 @@ class RingConfig(DatasetConfig):
 
 
 @register_dataset("ring", RingConfig)
-def ring(config: RingConfig, n: int, seed: int, dim: int | None) -> np.ndarray:
+def ring(config: RingConfig, n: int, stream: Stream, dim: int | None) -> np.ndarray:
     """Uniform on the circle of radius r in the plane (angles U[0, 2 pi)), plus optional noise."""
     if dim is not None and dim != 2:
         raise ValueError(f"dataset 'ring' lives in dimension 2, not {dim}")
-    rng = np.random.RandomState(seed)
+    rng = stream.random_state()
     angles = 2 * np.pi * rng.rand(n)
     points = config.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     points = points + config.noise * rng.randn(n, 2)

@@ -1,9 +1,9 @@
-"""Flows by name. Adding a method = one module, one ``@register`` line, one import below."""
+"""Flows by name. Adding a method = one module in this package with a ``@register("name")`` class
+(modules register themselves on import; see CONTRIBUTING.md)."""
 
 from __future__ import annotations
 
-import difflib
-
+from sliceflow.errors import closest
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
 
 FLOWS: dict[str, type[Flow]] = {}
@@ -37,12 +37,6 @@ def supported_manifolds(name: str) -> frozenset[str]:
     found = set(FLOWS[name].manifolds) if name in FLOWS else set()
     found |= {m for (n, m) in FLOW_VARIANTS if n == name}
     return frozenset(found)
-
-
-def closest(name: str, known: list[str]) -> str:
-    """' (did you mean 'x'?)' for the closest known name, or ''."""
-    match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def known_flows() -> list[str]:

@@ -9,10 +9,10 @@ import torch
 from pydantic import Field
 
 from sliceflow.flows import register
-from sliceflow.flows._adam import BatchedAdam
-from sliceflow.flows._random import rand
-from sliceflow.flows._slicing import project, sorted_diff
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
+from sliceflow.ot.draws import rand
+from sliceflow.ot.optim import BatchedAdam
+from sliceflow.ot.slicing import project, sorted_diff
 
 
 class AmortizedConfig(FlowConfig):

@@ -9,11 +9,10 @@ import torch
 from pydantic import Field
 
 from sliceflow.flows import register
-from sliceflow.flows._adam import BatchedAdam
-from sliceflow.flows._plans import order
-from sliceflow.flows._random import rand, random_directions
-from sliceflow.flows._slicing import sorted_diff
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
+from sliceflow.ot.draws import rand, random_directions
+from sliceflow.ot.optim import BatchedAdam
+from sliceflow.ot.slicing import argsort_rows, sorted_diff
 
 
 class ASWDConfig(FlowConfig):
@@ -56,7 +55,7 @@ def ascent_gradient(x, y, theta, weight, bias, penalty):
     L = theta.shape[1]
     u = effective_directions(theta, weight)
     px, py = torch.bmm(x, u.transpose(1, 2)), torch.bmm(y, u.transpose(1, 2))  # (S, n, L)
-    sigma, tau = order(px, dim=1), order(py, dim=1)
+    sigma, tau = argsort_rows(px, dim=1), argsort_rows(py, dim=1)
     diff = px.gather(1, sigma) - py.gather(1, tau)  # (S, n, L)
     sw = diff.square().sum(1).mean(-1).sqrt()  # (S,)
     scale = (1 / (L * sw))[:, None, None]

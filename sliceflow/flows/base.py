@@ -37,7 +37,7 @@ class FlowContext:
     """What a flow may know about the run it belongs to.
 
     ``generators[i]`` is the private random stream of seed ``i`` (``seeds[i]``): every random draw
-    of seed ``i`` must come from it (see ``sliceflow.flows._random``), so that a seed gives the same
+    of seed ``i`` must come from it (see ``sliceflow.ot.draws``), so that a seed gives the same
     result whether it runs alone or inside a batch.
     """
 
@@ -90,6 +90,3 @@ class Flow:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state:
             raise ValueError(f"{type(self).__name__} keeps no state but got {sorted(state)}")
-
-    def select_seeds(self, keep: torch.Tensor) -> None:
-        """Not used by the engine today: seeds are never dropped from a batch."""

@@ -8,22 +8,17 @@ import torch
 from pydantic import Field
 
 from sliceflow.flows import register
-from sliceflow.flows._adam import BatchedAdam
-from sliceflow.flows._batched import LowRankMLPSmoothing, evaluate, init_parameters
-from sliceflow.flows._plans import PlanCosts, check_equal_sizes, order, plan_cost
-from sliceflow.flows._random import randn
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
-
-
-def stein_gradient(h: torch.Tensor, z: torch.Tensor, eps: float) -> torch.Tensor:
-    """Variance-reduced Stein estimate of the gradient of ``E h(phi + eps Z)``.
-
-    .. math:: \\frac1N \\sum_{k=1}^N \\frac{h(\\phi + \\epsilon Z_k) - h(\\phi)}{\\epsilon} Z_k
-
-    h (S, N+1) with the unperturbed value first; z (S, N, P) -> (S, P) in z's dtype.
-    """
-    slopes = ((h[:, 1:] - h[:, :1]) / (eps * z.shape[1])).to(z.dtype)  # (S, N)
-    return torch.bmm(slopes.unsqueeze(1), z).squeeze(1)
+from sliceflow.ot.draws import randn
+from sliceflow.ot.optim import BatchedAdam
+from sliceflow.ot.plans import PlanCosts, check_equal_sizes, plan_cost
+from sliceflow.ot.projections import (
+    LowRankMLPSmoothing,
+    evaluate,
+    init_parameters,
+    stein_gradient,
+)
+from sliceflow.ot.slicing import argsort_rows
 
 
 class DGSWPConfig(FlowConfig):
@@ -77,7 +72,7 @@ class DGSWP(Flow):
         """Orderings of x and y under K models per seed: (S, K, P) -> 2 x (S, K, n)."""
         n = x.shape[1]
         values = evaluate(self.config.projection, params, torch.cat([x, y], 1), self.config.hidden)
-        return order(values[..., :n]), order(values[..., n:])
+        return argsort_rows(values[..., :n]), argsort_rows(values[..., n:])
 
     def _perturbations(self) -> torch.Tensor:
         shape = (self.config.n_perturbations, self.params.shape[-1])
@@ -91,7 +86,7 @@ class DGSWP(Flow):
             draws = low_rank.draw(self.context.generators, cfg.n_perturbations, p.dtype, p.device)
             values = low_rank.values(p, draws, cfg.eps)  # (S, N+1, n+m)
             n = x.shape[1]
-            h = costs(order(values[..., :n]), order(values[..., n:]))
+            h = costs(argsort_rows(values[..., :n]), argsort_rows(values[..., n:]))
             return h, low_rank.gradient(h, draws, cfg.eps)
         z = self._perturbations()  # (S, N, P)
         models = torch.cat([p.unsqueeze(1), p.unsqueeze(1) + cfg.eps * z], 1)  # (S, N+1, P)

@@ -9,20 +9,19 @@ import torch
 from pydantic import Field
 
 from sliceflow.flows import register
-from sliceflow.flows._hyperbolic import (
-    RATIO_MIN,
-    busemann_ratio,
-    matched_indices,
-    matched_sq_geodesic,
-)
-from sliceflow.flows._random import randn
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
-from sliceflow.manifolds.poincare import squared_geodesic_cost
 from sliceflow.manifolds.sphere import (
-    random_sphere_points,
     vmf_from_parts,
     vmf_radial,
 )
+from sliceflow.ot.draws import randn, random_directions
+from sliceflow.ot.hyperbolic import (
+    RATIO_MIN,
+    busemann_ratio,
+    matched_sq_geodesic,
+    squared_geodesic_cost,
+)
+from sliceflow.ot.slicing import matched_indices
 
 
 class DGSWPBallConfig(FlowConfig):
@@ -67,7 +66,7 @@ class DGSWPBall(Flow):
         super().__init__(config, context)
         if context.d < 2:
             raise ValueError("dgswp on the Poincaré ball needs dimension d >= 2 (vMF on S^(d-1))")
-        self.p = random_sphere_points(
+        self.p = random_directions(
             context.generators, 1, context.d, dtype=context.dtype, device=context.device
         )[:, 0]  # (S, d)
 
@@ -127,8 +126,7 @@ def _score_descent(p, x, y, cost, around_pole, kappa, lr, keep_best=False):
             better = h[:, 0] < best_h
             best_p, best_h = np.where(better[:, None], p, best_p), np.minimum(h[:, 0], best_h)
         grad = vmf_score_gradient(p, perturbed, h[:, 0], h[:, 1:], kappa)
-        p = p - lr * grad
-        p /= np.sqrt(np.square(p).sum(-1, keepdims=True))
+        p = sphere_step(p, grad, lr)
     if keep_best:
         better = plan_cost(p[:, None])[:, 0] < best_h
         p = np.where(better[:, None], p, best_p)
@@ -161,6 +159,18 @@ def _plan_cost_function(x, y, cost):
         return flat_cost[sigma * m + tau + offset].sum(-1) / k
 
     return plan_cost
+
+
+def sphere_step(p: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
+    """One step of geoopt's ``RiemannianSGD`` on ``Sphere`` for a tangent gradient at p.
+
+    .. math:: p \\leftarrow \\frac{p - lr\\, g}{|p - lr\\, g|}
+
+    p (S, d) unit rows, grad (S, d) tangent at p -> (S, d).
+    """
+    p = p - lr * grad
+    p /= np.sqrt(np.square(p).sum(-1, keepdims=True))
+    return p
 
 
 def rotate_from_pole(p: np.ndarray, draws: np.ndarray) -> np.ndarray:

@@ -6,9 +6,10 @@ import torch
 from pydantic import Field
 
 from sliceflow.flows import register
-from sliceflow.flows._hyperbolic import geodesic_coordinate, wasserstein2_1d
-from sliceflow.flows._random import random_directions
 from sliceflow.flows.base import Flow, FlowConfig
+from sliceflow.ot.draws import random_directions
+from sliceflow.ot.hyperbolic import geodesic_coordinate
+from sliceflow.ot.slicing import wasserstein2_1d
 
 
 class GHSWConfig(FlowConfig):

@@ -6,9 +6,10 @@ import torch
 from pydantic import Field
 
 from sliceflow.flows import register
-from sliceflow.flows._hyperbolic import busemann, wasserstein2_1d
-from sliceflow.flows._random import random_directions
 from sliceflow.flows.base import Flow, FlowConfig
+from sliceflow.ot.draws import random_directions
+from sliceflow.ot.hyperbolic import busemann
+from sliceflow.ot.slicing import wasserstein2_1d
 
 
 class HHSWConfig(FlowConfig):

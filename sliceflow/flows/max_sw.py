@@ -8,9 +8,9 @@ import torch
 from pydantic import Field
 
 from sliceflow.flows import register
-from sliceflow.flows._random import random_directions
-from sliceflow.flows._slicing import sliced_wasserstein2
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
+from sliceflow.ot.draws import random_directions
+from sliceflow.ot.slicing import sliced_wasserstein2
 
 
 class MaxSWConfig(FlowConfig):

@@ -8,16 +8,16 @@ import torch
 from pydantic import Field
 
 from sliceflow.flows import register
-from sliceflow.flows._adam import BatchedAdam
-from sliceflow.flows._plans import (
+from sliceflow.flows.base import Flow, FlowConfig, FlowContext
+from sliceflow.ot.draws import randn, random_directions
+from sliceflow.ot.optim import BatchedAdam
+from sliceflow.ot.plans import (
     PlanCosts,
     check_equal_sizes,
     plan_cost,
     smoothed_swgg_grad,
     swgg_orders,
 )
-from sliceflow.flows._random import randn, random_directions
-from sliceflow.flows.base import Flow, FlowConfig, FlowContext
 
 REFERENCE = (
     "Mahey et al. (2023), Fast optimal transport through sliced generalized Wasserstein geodesics"

@@ -6,15 +6,15 @@ import torch
 from pydantic import Field
 
 from sliceflow.flows import register
-from sliceflow.flows._hyperbolic import (
-    busemann_ratio,
-    matched_indices,
-    matched_sq_geodesic,
-    plan_costs,
-)
-from sliceflow.flows._random import random_directions
 from sliceflow.flows.base import Flow, FlowConfig
-from sliceflow.manifolds.poincare import squared_geodesic_cost
+from sliceflow.ot.draws import random_directions
+from sliceflow.ot.hyperbolic import (
+    busemann_ratio,
+    matched_sq_geodesic,
+    squared_geodesic_cost,
+)
+from sliceflow.ot.plans import plan_costs
+from sliceflow.ot.slicing import matched_indices
 
 
 class MinSWGGBallConfig(FlowConfig):

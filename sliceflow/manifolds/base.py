@@ -7,6 +7,8 @@ from typing import ClassVar
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from sliceflow.rundir import Drawing
+
 
 class ManifoldConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -33,13 +35,33 @@ class Manifold:
         """Exponential map at ``x`` applied to the tangent vector ``u``."""
         return x + u
 
+    def logmap(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Tangent vector at ``x`` whose exponential map is ``y`` (inverse of ``expmap``)."""
+        return y - x
+
+    def norm(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Riemannian norm of the tangent vector ``u`` at ``x``: (..., d) -> (...)."""
+        return u.norm(dim=-1)
+
+    def projx(self, x: torch.Tensor) -> torch.Tensor:
+        """Projection onto the manifold (identity where every point is a point of it)."""
+        return x
+
     def step(self, x: torch.Tensor, egrad: torch.Tensor, lr: float) -> torch.Tensor:
         """One Riemannian SGD step ``x <- exp_x(-lr * rgrad)``."""
         return self.expmap(x, -lr * self.egrad2rgrad(x, egrad))
 
+    def dist(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Geodesic distance, broadcast over leading axes: (..., d), (..., d) -> (...)."""
+        return (x - y).norm(dim=-1)
+
     def cost_matrix(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Ground cost ``c(x_i, y_j)`` for exact OT: (..., n, d), (..., m, d) -> (..., n, m)."""
+        """Ground cost ``d(x_i, y_j)^2`` for exact OT: (..., n, d), (..., m, d) -> (..., n, m)."""
         raise NotImplementedError
+
+    def drawing(self) -> Drawing:
+        """How the reports draw this space (boundary, view, distance name)."""
+        return Drawing()
 
     def validate_points(self, points: torch.Tensor, where: str) -> None:
         """Raise ``ValueError`` naming the first row that is not a point of the manifold."""

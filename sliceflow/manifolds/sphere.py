@@ -1,6 +1,6 @@
 """Helpers on the unit sphere S^{d-1} for ideal points of the Poincaré ball (geoopt ``Sphere``).
 
-Random points, the Riemannian SGD step of geoopt's ``RiemannianSGD`` on ``Sphere`` (project the
+The Riemannian SGD step of geoopt's ``RiemannianSGD`` on ``Sphere`` (project the
 gradient on the tangent space, move, renormalise), the von Mises–Fisher sampler of Wood (1994)
 batched over seeds, and the mean resultant length ``A_d(kappa)``. Randomness always comes from
 one ``torch.Generator`` per seed: a seed draws the same numbers alone or inside a batch.
@@ -14,21 +14,9 @@ import geoopt
 import torch
 from scipy.special import ive
 
+from sliceflow.ot.draws import randn
+
 SPHERE = geoopt.Sphere()
-
-
-def sphere_project(x: torch.Tensor) -> torch.Tensor:
-    """Radial projection on the unit sphere (geoopt ``Sphere.projx``): ``x / |x|``."""
-    return SPHERE.projx(x)
-
-
-def random_sphere_points(
-    generators: list[torch.Generator], count: int, d: int, *, dtype=torch.float64, device="cpu"
-) -> torch.Tensor:
-    """Uniform points on S^{d-1}, normalised Gaussians: (S, count, d), row i from generators[i]."""
-    from sliceflow.flows._random import random_directions
-
-    return random_directions(generators, count, d, dtype=dtype, device=device)
 
 
 def sphere_sgd_step(p: torch.Tensor, egrad: torch.Tensor, lr: float) -> torch.Tensor:
@@ -98,8 +86,6 @@ def vmf_sample(
     generators: list[torch.Generator], mu: torch.Tensor, kappa: float, count: int
 ) -> torch.Tensor:
     """``count`` draws of vMF(mu_i, kappa) per seed: mu (S, d) unit rows -> (S, count, d)."""
-    from sliceflow.flows._random import randn
-
     d = mu.shape[-1]
     w = vmf_radial(generators, kappa, d, count).to(mu.device)  # (S, count)
     z = randn(generators, (count, d), dtype=mu.dtype, device=mu.device)  # (S, count, d)
@@ -116,8 +102,6 @@ def mean_resultant_length(kappa: float, d: int) -> float:
 
 __all__ = [
     "mean_resultant_length",
-    "random_sphere_points",
-    "sphere_project",
     "sphere_sgd_step",
     "vmf_from_parts",
     "vmf_radial",

@@ -8,9 +8,12 @@ the functions that draw, so importing this package stays light.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from sliceflow.report.io import RunData, RunDirError, is_interrupted, load_run, progress
+from sliceflow.errors import RunDirError
+from sliceflow.report.io import RunData, is_interrupted, load_run, progress
 
 
 def file_label(label: str) -> str:
@@ -18,72 +21,51 @@ def file_label(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
 
 
-def render_run(
-    run_dir: Path | str,
-    *,
-    gif: bool | None = None,
-    gif_seed: int | None = None,
-    gif_frames: int | None = None,
-    gif_fps: float | None = None,
-    gif_size_px: int | None = None,
-    fmt: str | None = None,
-    threshold: float | None = None,
-    log_time: bool | None = None,
-) -> list[Path]:
+def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
     """Render every figure, GIF and report of a run directory; return the written paths.
 
-    None means: the run's scenario.yaml ``output:`` section, else the defaults (GIFs on,
-    seed index 0, 60 frames, 12 fps, 480 px, png, threshold -1.0 on log10 W2^2, linear time).
-    Raises RunDirError (one-line message) on a bad run directory or option.
+    ``options``: keys of a scenario's ``output:`` section (``gif``, ``gif_seed``, ``gif_frames``,
+    ``gif_fps``, ``gif_size_px``, ``format``, ``threshold``, ``log_time``); None or absent means
+    the run's own ``output:`` section, else the defaults. Raises RunDirError (one line) on a bad
+    run directory or option.
     """
     from sliceflow.report.document import EmbeddedFigure, write_documents
     from sliceflow.report.style import figure_png_bytes, resolve_options, save_figure
     from sliceflow.report.trace import metric_figure, metric_names, run_series, trace_figure
 
     run = load_run(run_dir)
-    options = resolve_options(
-        run.scenario,
-        gif=gif,
-        gif_seed=gif_seed,
-        gif_frames=gif_frames,
-        gif_fps=gif_fps,
-        gif_size_px=gif_size_px,
-        fmt=fmt,
-        threshold=threshold,
-        log_time=log_time,
-    )
+    settings = resolve_options(run.scenario, **options)
     written: list[Path] = []
     figures: list[EmbeddedFigure] = []
 
     def static(figure, caption: str, stem: str) -> None:
-        path = save_figure(figure, run.run_dir / f"{stem}.{options.fmt}")
+        path = save_figure(figure, run.run_dir / f"{stem}.{settings.format}")
         written.append(path)
-        png = path.read_bytes() if options.fmt == "png" else figure_png_bytes(figure)
+        png = path.read_bytes() if settings.format == "png" else figure_png_bytes(figure)
         figures.append(EmbeddedFigure(caption, path.name, png, "image/png"))
 
-    series = run_series(run)
     title = run.name + (" (interrupted)" if is_interrupted(run) else "")
-    static(
-        trace_figure(series, manifold=run.manifold, log_time=options.log_time, title=title),
-        "log10 W2^2 against the flow step",
-        "trace",
-    )
-    if run.run_dir.joinpath("particles.npz").exists():
-        written += _render_particles(run, options, figures, static)
+    figure = trace_figure(run_series(run), quantity=run.schema.description,
+                          log_time=settings.log_time, title=title)  # fmt: skip
+    static(figure, f"{run.quantity} against the step", "trace")
+    for render in TASK_RENDERERS.get(run.task, []):
+        written += render(run, settings, figures, static)
     for name in metric_names(run):
-        figure = metric_figure(run, name, log_time=options.log_time)
-        static(figure, f"metric {name} against the flow step", f"metrics_{file_label(name)}")
-    written += write_documents(run, options, figures)
+        figure = metric_figure(run, name, log_time=settings.log_time)
+        static(figure, f"metric {name} against the step", f"metrics_{file_label(name)}")
+    written += write_documents(run, settings, figures)
     return written
 
 
-def _render_particles(run: RunData, options, figures: list, static) -> list[Path]:
+def render_particles(run: RunData, options, figures: list, static) -> list[Path]:
     """snapshots.<fmt> and, if enabled, flow_<label>.gif per method and flows.gif."""
     from sliceflow.report.document import EmbeddedFigure
     from sliceflow.report.gif import write_gifs
     from sliceflow.report.particles import load_particles
     from sliceflow.report.snapshots import snapshots_figure
 
+    if not run.particles_path().exists():
+        return []
     particles = load_particles(run)
     if not any(p.shape[0] for p in particles.positions.values()):
         return []  # no snapshot was taken (or reached): nothing to draw
@@ -107,6 +89,10 @@ def _render_particles(run: RunData, options, figures: list, static) -> list[Path
     return paths
 
 
+# Figures only some kinds of run have, by task name: render(run, options, figures, static)
+TASK_RENDERERS: dict[str, list[Callable]] = {"flow": [render_particles]}
+
+
 def compare_runs(run_dirs, out=None, fmt: str = "png", threshold: float | None = None):
     """Compare several runs: one trace figure and one table (see sliceflow.report.compare)."""
     from sliceflow.report.compare import compare_runs as _compare
@@ -115,6 +101,7 @@ def compare_runs(run_dirs, out=None, fmt: str = "png", threshold: float | None =
 
 
 __all__ = [
+    "TASK_RENDERERS",
     "RunData",
     "RunDirError",
     "compare_runs",

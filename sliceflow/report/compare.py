@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sliceflow.report.io import RunData, RunDirError, is_interrupted, load_run
-from sliceflow.report.style import DEFAULTS, save_figure
+from sliceflow.errors import RunDirError
+from sliceflow.report.io import RunData, is_interrupted, load_run
+from sliceflow.report.style import resolve_options, save_figure
 from sliceflow.report.tables import STATS_HEADER, markdown_table, missing_lines, stats_table
 from sliceflow.report.trace import run_series, trace_figure
+from sliceflow.rundir import write_text
 
 
 @dataclass
@@ -36,7 +38,7 @@ def _overview(runs: list[RunData], names: list[str]) -> list[list[str]]:
             [
                 name,
                 str(run.run_dir),
-                run.manifold,
+                run.task,
                 str(run.scenario.get("n_particles", "n/a")),
                 str(run.scenario.get("steps", "n/a")),
                 "interrupted" if is_interrupted(run) else "complete",
@@ -58,21 +60,17 @@ def compare_runs(
     """
     if len(run_dirs) < 1:
         raise RunDirError("compare needs at least one run directory; pass RUN_DIR RUN_DIR ...")
-    fmt = fmt.lower()
-    if fmt not in ("png", "pdf"):
-        raise RunDirError(f"format {fmt!r} is not supported; use png or pdf")
     runs = [load_run(d) for d in run_dirs]
     names = run_names(runs)
-    if threshold is None:
-        output = runs[0].scenario.get("output") or {}
-        threshold = float(output.get("threshold", DEFAULTS["threshold"]))
+    settings = resolve_options(runs[0].scenario, format=fmt.lower(), threshold=threshold)
+    fmt, threshold = settings.format, settings.threshold
     out_dir = Path(out) if out is not None else Path(run_dirs[0]).parent / "compare"
     out_dir.mkdir(parents=True, exist_ok=True)
 
     series = [s for name, run in zip(names, runs, strict=True) for s in run_series(run, f"{name}/")]
-    manifolds = {run.manifold for run in runs}
-    manifold = manifolds.pop() if len(manifolds) == 1 else "euclidean"
-    figure = trace_figure(series, manifold=manifold, log_time=False, title=" vs ".join(names))
+    quantities = {run.schema.description for run in runs}
+    quantity = quantities.pop() if len(quantities) == 1 else " / ".join(sorted(quantities))
+    figure = trace_figure(series, quantity=quantity, log_time=False, title=" vs ".join(names))
     figure_path = save_figure(figure, out_dir / f"compare_trace.{fmt}")
 
     rows = [
@@ -81,9 +79,9 @@ def compare_runs(
         for row in stats_table(run, threshold, prefix=f"{name}/")
     ]
     overview = markdown_table(
-        ["run", "directory", "manifold", "n", "steps", "status"], _overview(runs, names)
+        ["run", "directory", "task", "n", "steps", "status"], _overview(runs, names)
     )
-    lines = [overview, "", f"log10 W2^2 over seeds; threshold {threshold:g}.", ""]
+    lines = [overview, "", f"log10 {quantity} over seeds; threshold {threshold:g}.", ""]
     lines.append(markdown_table(STATS_HEADER, rows))
     missing = [
         f"- {name}: {line}"
@@ -99,8 +97,5 @@ def compare_runs(
         else (f"![trace]({figure_path.name})")
     )
     document = f"# sliceflow compare\n\n{table}\n\n{link}\n"
-    md_path = out_dir / "compare.md"
-    tmp = md_path.with_name("compare.md.tmp")
-    tmp.write_text(document, encoding="utf-8")
-    tmp.replace(md_path)
+    md_path = write_text(out_dir / "compare.md", document)
     return Comparison(markdown=table, paths=[figure_path, md_path])

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sliceflow.report.io import RunData, is_interrupted
-from sliceflow.report.style import ReportOptions
 from sliceflow.report.tables import (
     STATS_HEADER,
     markdown_table,
@@ -16,6 +15,7 @@ from sliceflow.report.tables import (
     scenario_table,
     stats_table,
 )
+from sliceflow.rundir import OutputSettings, write_text
 
 
 @dataclass
@@ -28,17 +28,9 @@ class EmbeddedFigure:
     mime: str  # image/png or image/gif
 
 
-def _write_atomic(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
-def _intro(run: RunData, options: ReportOptions) -> list[str]:
-    quantity = "geodesic W2^2" if run.manifold == "poincare" else "W2^2"
+def _intro(run: RunData, options: OutputSettings) -> list[str]:
     return [
-        f"log10 {quantity} (exact, particles vs target) over seeds, read from "
+        f"{run.quantity} over seeds, read from "
         f"{run.summary_source}. first / middle / last: median [q25, q75] @step at the first, "
         "middle and last traced step; below threshold: the first step whose median is under "
         f"{options.threshold:g}; ms / step: wall time per flow step (elapsed_s); diverged: "
@@ -46,7 +38,7 @@ def _intro(run: RunData, options: ReportOptions) -> list[str]:
     ]
 
 
-def render_markdown(run: RunData, options: ReportOptions, figures: list[EmbeddedFigure]) -> str:
+def render_markdown(run: RunData, options: OutputSettings, figures: list[EmbeddedFigure]) -> str:
     lines = [f"# sliceflow report: {run.name}", ""]
     lines += [markdown_table(["scenario", ""], scenario_table(run)), ""]
     if is_interrupted(run):
@@ -85,7 +77,7 @@ img { max-width: 100%; }
 """
 
 
-def render_html(run: RunData, options: ReportOptions, figures: list[EmbeddedFigure]) -> str:
+def render_html(run: RunData, options: OutputSettings, figures: list[EmbeddedFigure]) -> str:
     title = html.escape(f"sliceflow report: {run.name}")
     body = [f"<h1>{title}</h1>", _html_table(["scenario", ""], scenario_table(run))]
     if is_interrupted(run):
@@ -113,9 +105,9 @@ def render_html(run: RunData, options: ReportOptions, figures: list[EmbeddedFigu
 
 
 def write_documents(
-    run: RunData, options: ReportOptions, figures: list[EmbeddedFigure]
+    run: RunData, options: OutputSettings, figures: list[EmbeddedFigure]
 ) -> list[Path]:
     return [
-        _write_atomic(run.run_dir / "report.md", render_markdown(run, options, figures)),
-        _write_atomic(run.run_dir / "report.html", render_html(run, options, figures)),
+        write_text(run.run_dir / "report.md", render_markdown(run, options, figures)),
+        write_text(run.run_dir / "report.html", render_html(run, options, figures)),
     ]

@@ -31,20 +31,20 @@ GIF_DPI = 100  # pixel size = inches * 100 exactly
 FLOWS_COLUMNS = 4  # flows.gif: methods side by side, wrapped into rows of at most 4 panels
 
 
-def gif_w2_symbol(manifold: str) -> str:
-    """Plain-text W2^2 (mathtext would be re-parsed at every frame: most of the text cost)."""
-    return "geodesic W\u2082\u00b2" if manifold == "poincare" else "W\u2082\u00b2"
+def gif_quantity(run: RunData) -> str:
+    """Plain-text name of the traced value (mathtext would be re-parsed at every frame)."""
+    return run.schema.description.replace("W2^2", "W\u2082\u00b2")
 
 
-def nearest_w2sq(run: RunData, label: str, seed: int, step: int) -> float:
-    """W2^2 of one seed at the traced step nearest to ``step`` (nan if the seed has no trace)."""
+def nearest_value(run: RunData, label: str, seed: int, step: int) -> float:
+    """Traced value of one seed at the traced step nearest to ``step`` (nan if none)."""
     trace = run.traces.get(label)
     if trace is None:
         return float("nan")
-    steps, w2sq = trace.seed_series(seed)
+    steps, values = trace.seed_series(seed)
     if steps.size == 0:
         return float("nan")
-    return float(w2sq[int(np.argmin(np.abs(steps - step)))])
+    return float(values[int(np.argmin(np.abs(steps - step)))])
 
 
 def _format_w2(value: float) -> str:
@@ -97,7 +97,7 @@ def panel_figure(run: RunData, target, limits, color: str, heading: str, size_px
     figure = new_figure(size_px / GIF_DPI, size_px / GIF_DPI, dpi=GIF_DPI)
     figure.subplots_adjust(left=0.09, right=0.97, bottom=0.07, top=0.86)
     ax = figure.add_subplot(1, 1, 1)
-    setup_domain_axes(ax, run.manifold, limits)
+    setup_domain_axes(ax, run.drawing, limits)
     ax.tick_params(labelsize=max(8 * scale, 3.0))
     size = marker_size(target.shape[0]) * max(scale, 0.3) ** 2
     ax.scatter(target[:, 0], target[:, 1], s=size, c=TARGET_COLOR, linewidths=0)
@@ -120,7 +120,7 @@ def render_frames(
     target = particles.target[seed_index]  # (m, d)
     figure, moving, counter = panel_figure(run, target, limits, color, heading, size_px)
     total = run.total_steps if run.total_steps is not None else int(steps.max())
-    symbol = gif_w2_symbol(run.manifold)
+    symbol = gif_quantity(run)
     canvas = figure.canvas
     canvas.draw()
     background = canvas.copy_from_bbox(figure.bbox)
@@ -129,7 +129,7 @@ def render_frames(
     for k in sorted({int(i) for i in indices}):
         canvas.restore_region(background)
         moving.set_offsets(positions[k, :, :2])
-        value = _format_w2(nearest_w2sq(run, label, seed, int(steps[k])))
+        value = _format_w2(nearest_value(run, label, seed, int(steps[k])))
         note = " (stopped)" if stopped and k == steps.size - 1 else ""
         counter.set_text(f"step {int(steps[k])} / {total}{note}   {symbol} = {value}")
         figure.draw_artist(moving)

@@ -1,7 +1,6 @@
-"""Read a saved run directory: trace.csv, summary.csv, metrics.csv, particles.npz, scenario.yaml.
+"""A saved run directory as the reports see it, read through :mod:`sliceflow.rundir` only.
 
 Nothing here recomputes a flow: the report only ever reads what the engine wrote. No matplotlib.
-The file readers live in ``_readers``; their public names are importable from here too.
 """
 
 from __future__ import annotations
@@ -12,42 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from sliceflow.report._readers import (
-    METRICS_COLUMNS,
-    SUMMARY_COLUMNS,
-    TRACE_COLUMNS,
-    MethodTrace,
-    RunDirError,
-    SummaryRow,
-    _fail,
-    _parsed,
-    read_csv,
-    read_metrics,
-    read_scenario,
-    read_summary,
-    read_trace,
-    summary_from_trace,
-)
+from sliceflow import rundir
+from sliceflow.errors import RunDirError
+from sliceflow.rundir import Drawing, MethodTrace, SummaryRow, TraceSchema
 
-__all__ = [
-    "METRICS_COLUMNS",
-    "SUMMARY_COLUMNS",
-    "TRACE_COLUMNS",
-    "MethodTrace",
-    "Progress",
-    "RunData",
-    "RunDirError",
-    "SummaryRow",
-    "is_interrupted",
-    "load_run",
-    "progress",
-    "read_csv",
-    "read_metrics",
-    "read_scenario",
-    "read_summary",
-    "read_trace",
-    "summary_from_trace",
-]
+__all__ = ["Progress", "RunData", "RunDirError", "is_interrupted", "load_run", "progress"]
 
 
 @dataclass
@@ -68,32 +36,49 @@ class RunData:
 
     @property
     def run_info(self) -> dict[str, Any]:
-        return dict(self.scenario.get("run") or {})
+        run = self.scenario.get("run")
+        return run if isinstance(run, dict) else {}
 
     @property
-    def manifold(self) -> str:
-        """Manifold name: ``run.manifold``, else the scenario's ``manifold`` (str or {name: ..})."""
-        value = self.run_info.get("manifold", self.scenario.get("manifold", "euclidean"))
-        if isinstance(value, dict):
-            value = value.get("name", "euclidean")
-        return str(value or "euclidean")
+    def task(self) -> str:
+        """The kind of run (``flow`` for runs that do not say)."""
+        return str(self.run_info.get("task") or self.scenario.get("task") or "flow")
+
+    @property
+    def schema(self) -> TraceSchema:
+        """What trace.csv holds, as the run recorded it (older runs: the particle-flow schema)."""
+        recorded = self.run_info.get("trace")
+        if recorded is not None:
+            return TraceSchema.from_dict(recorded)
+        return TraceSchema(description=f"exact {self.drawing.distance}")
+
+    @property
+    def quantity(self) -> str:
+        """Plain-text name of the summarised value, e.g. ``log10 exact W2^2``."""
+        return f"log10 {self.schema.description}"
+
+    @property
+    def drawing(self) -> Drawing:
+        """How the run's space is drawn, as its manifold said (boundary, view, distance name)."""
+        recorded = self.run_info.get("drawing")
+        return Drawing.from_dict(recorded) if recorded is not None else _ask_manifold(self.scenario)
 
     @property
     def total_steps(self) -> int | None:
-        steps = self.scenario.get("steps")
-        return int(steps) if steps is not None else None
+        return _whole(self.scenario.get("steps"))
 
     def n_seeds(self, label: str) -> int:
         return int(np.unique(self.traces[label].seeds).size) if label in self.traces else 0
 
     def particles_path(self) -> Path:
-        return self.run_dir / "particles.npz"
+        return self.run_dir / rundir.PARTICLES_FILE
 
 
 def _ordered_labels(scenario: dict[str, Any], trace_labels: list[str]) -> list[str]:
     """Scenario order of the methods that have a trace, then any other traced label."""
     declared = []
-    for entry in scenario.get("methods") or []:
+    entries = scenario.get("methods")
+    for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict):
             declared.append(str(entry.get("label") or entry.get("method")))
     ordered = [label for label in declared if label in trace_labels]
@@ -103,27 +88,30 @@ def _ordered_labels(scenario: dict[str, Any], trace_labels: list[str]) -> list[s
 def load_run(run_dir: Path | str) -> RunData:
     """Read a run directory; raise RunDirError (one line: problem and fix) on bad input."""
     run_dir = Path(run_dir)
+    hint = "pass the --out directory of a `sliceflow run`"
     if not run_dir.exists():
-        raise _fail(f"{run_dir}: no such directory; pass the --out directory of a `sliceflow run`")
+        raise RunDirError(f"{run_dir}: no such directory; {hint}")
     if not run_dir.is_dir():
-        raise _fail(f"{run_dir}: not a directory; pass the --out directory of a `sliceflow run`")
-    trace_path = run_dir / "trace.csv"
+        raise RunDirError(f"{run_dir}: not a directory; {hint}")
+    trace_path = run_dir / rundir.TRACE_FILE
     if not trace_path.exists():
-        raise _fail(
-            f"{run_dir}: no trace.csv, so not a run directory; pass the --out directory of "
-            "`sliceflow run` (or run the scenario first)"
+        raise RunDirError(
+            f"{run_dir}: no {rundir.TRACE_FILE}, so not a run directory; {hint} (or run the "
+            "scenario first)"
         )
-    scenario = read_scenario(run_dir / "scenario.yaml")
-    trace_labels, traces = _parsed(trace_path, read_trace)
-    if (run_dir / "summary.csv").exists():
-        summary, source = _parsed(run_dir / "summary.csv", read_summary), "summary.csv"
+    scenario = rundir.read_scenario(run_dir / rundir.SCENARIO_FILE)
+    schema = TraceSchema.from_dict((scenario.get("run") or {}).get("trace"))
+    trace_labels, traces = rundir.parsed(trace_path, rundir.read_trace, schema)
+    summary_path = run_dir / rundir.SUMMARY_FILE
+    if summary_path.exists():
+        summary, source = rundir.parsed(summary_path, rundir.read_summary), rundir.SUMMARY_FILE
         for label in trace_labels:  # a label traced but never summarised: recompute it
             if label not in summary:
-                summary[label] = summary_from_trace({label: traces[label]})[label]
+                summary[label] = rundir.summary_from_trace({label: traces[label]})[label]
     else:
-        summary, source = summary_from_trace(traces), "trace.csv"
-    metrics_path = run_dir / "metrics.csv"
-    metrics = _parsed(metrics_path, read_metrics) if metrics_path.exists() else []
+        summary, source = rundir.summary_from_trace(traces), rundir.TRACE_FILE
+    metrics_path = run_dir / rundir.METRICS_FILE
+    metrics = rundir.parsed(metrics_path, rundir.read_metrics) if metrics_path.exists() else []
     return RunData(
         run_dir=run_dir,
         scenario=scenario,
@@ -170,12 +158,13 @@ def progress(run: RunData) -> list[Progress]:
     """Per method, the last completed step (``run.completed_steps``, else the last traced step)."""
     completed = run.run_info.get("completed_steps") or {}
     declared = _ordered_labels(run.scenario, [])
-    every = int((run.scenario.get("trace") or {}).get("every", 1) or 1)
+    trace = run.scenario.get("trace")
+    every = max(_whole(trace.get("every")) or 1, 1) if isinstance(trace, dict) else 1
     labels = run.labels + [label for label in declared if label not in run.labels]
     result = []
     for label in labels:
-        if isinstance(completed, dict) and label in completed:
-            done: int | None = int(completed[label])
+        if isinstance(completed, dict) and _whole(completed.get(label)) is not None:
+            done: int | None = _whole(completed[label])
             done = None if done < 0 else done  # the engine writes -1 for a method not started
         elif label in run.traces:
             done = int(run.traces[label].steps.max())
@@ -196,3 +185,26 @@ def is_interrupted(run: RunData) -> bool:
     return bool(run.run_info.get("interrupted")) or any(
         p.missing is not None for p in progress(run)
     )
+
+
+def _whole(value: Any) -> int | None:
+    """An integer read from scenario.yaml, or None if it is absent or not a whole number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value) if value == value and abs(value) < 2**62 and value == int(value) else None
+
+
+def _ask_manifold(scenario: dict[str, Any]) -> Drawing:
+    """The drawing of a run that did not record one (older runs): ask its manifold."""
+    spec = scenario.get("manifold")
+    spec = {"name": spec} if isinstance(spec, str) else spec
+    if not isinstance(spec, dict):
+        return Drawing()
+    from sliceflow.manifolds import MANIFOLDS
+
+    cls = MANIFOLDS.get(spec.get("name"))
+    try:
+        params = {k: v for k, v in spec.items() if k != "name"}
+        return cls(cls.Config.model_validate(params)).drawing() if cls else Drawing()
+    except ValueError:
+        return Drawing()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from sliceflow.report.io import RunData, RunDirError, progress
+from sliceflow.errors import RunDirError
+from sliceflow.report.io import RunData, progress
+from sliceflow.rundir import read_npz
 
 
 @dataclass
@@ -32,12 +33,7 @@ def load_particles(run: RunData) -> Particles:
     path = run.particles_path()
     if not path.exists():
         raise RunDirError(f"{path}: missing; re-run the scenario with snapshots enabled")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        fix = "re-run the scenario to rewrite it"
-        raise RunDirError(f"{path}: unreadable ({error}); {fix}") from None
+    arrays = read_npz(path)
     for key in ("steps", "target"):
         if key not in arrays:
             raise RunDirError(f"{path}: no '{key}' array; re-run the scenario to rewrite it")

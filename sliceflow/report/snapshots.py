@@ -61,7 +61,7 @@ def snapshots_figure(
         color = method_color(run.labels.index(label))
         for col, k in enumerate(columns):
             ax = figure.add_subplot(len(labels), len(columns), row * len(columns) + col + 1)
-            setup_domain_axes(ax, run.manifold, limits)
+            setup_domain_axes(ax, run.drawing, limits)
             ax.set_xticks([])  # tick labels on every panel cost most of the drawing time
             ax.set_yticks([])
             ax.scatter(target[:, 0], target[:, 1], s=size, c=TARGET_COLOR, linewidths=0)

@@ -7,7 +7,6 @@ rendering a report never changes a user's matplotlib backend or global state.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,66 +14,35 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
+from pydantic import ValidationError
 
-from sliceflow.report.io import RunDirError
+from sliceflow.errors import RunDirError
+from sliceflow.rundir import Drawing, OutputSettings, atomic_write_bytes
 
 DPI = 150  # static figures; readable on a projector
 TARGET_COLOR = "#c8c8c8"  # light grey: the target stays in the background
 FONT = {"axes.titlesize": 13, "axes.labelsize": 13, "xtick.labelsize": 11, "ytick.labelsize": 11}
-DEFAULTS: dict[str, Any] = {
-    "gif": True,
-    "gif_seed": 0,
-    "gif_frames": 60,
-    "gif_fps": 12.0,
-    "gif_size_px": 480,
-    "format": "png",
-    "threshold": -1.0,
-    "log_time": False,
-}
 
 
-@dataclass(frozen=True)
-class ReportOptions:
-    gif: bool
-    gif_seed: int
-    gif_frames: int
-    gif_fps: float
-    gif_size_px: int
-    fmt: str
-    threshold: float
-    log_time: bool
+def resolve_options(scenario: dict[str, Any], **given: Any) -> OutputSettings:
+    """Options given now (None = unset) win over the run's ``output:`` section, then defaults.
 
-
-def resolve_options(scenario: dict[str, Any], **overrides: Any) -> ReportOptions:
-    """Overrides (None = unset) win over the scenario's ``output:`` section, then DEFAULTS."""
-    output = scenario.get("output") or {}
-    values = {}
-    for key, default in DEFAULTS.items():
-        arg = "fmt" if key == "format" else key
-        given = overrides.get(arg)
-        values[arg] = given if given is not None else output.get(key, default)
-    options = ReportOptions(
-        gif=bool(values["gif"]),
-        gif_seed=int(values["gif_seed"]),
-        gif_frames=int(values["gif_frames"]),
-        gif_fps=float(values["gif_fps"]),
-        gif_size_px=int(values["gif_size_px"]),
-        fmt=str(values["fmt"]).lower(),
-        threshold=float(values["threshold"]),
-        log_time=bool(values["log_time"]),
-    )
-    if options.fmt not in ("png", "pdf"):
-        raise RunDirError(f"format {options.fmt!r} is not supported; use png or pdf")
-    checks = [
-        (options.gif_frames >= 1, "gif_frames must be at least 1"),
-        (options.gif_fps > 0, "gif_fps must be positive"),
-        (options.gif_size_px >= 64, "gif_size_px must be at least 64 pixels"),
-        (options.gif_seed >= 0, "gif_seed is an index into the run's seeds: use 0 or more"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise RunDirError(message)
-    return options
+    Keys as in a scenario's ``output:`` section (``gif``, ``gif_seed``, ``format`` ...); a bad
+    value is a one-line RunDirError.
+    """
+    saved = scenario.get("output")
+    saved = {k: v for k, v in saved.items() if k in OutputSettings.model_fields} if isinstance(
+        saved, dict) else {}  # fmt: skip
+    values = {**saved, **{k: v for k, v in given.items() if v is not None}}
+    try:
+        return OutputSettings.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        shown = first.get("input")
+        raise RunDirError(
+            f"output option {field} = {shown!r}: {first['msg']}; give a valid value"
+        ) from None
 
 
 def method_color(index: int) -> str:
@@ -95,10 +63,9 @@ def save_figure(figure: Figure, path: Path) -> Path:
     The layout is the figure's own (tight_layout at build time): no ``bbox_inches="tight"``,
     which would cost one more full draw.
     """
-    tmp = path.with_name(path.name + ".tmp")
-    figure.savefig(tmp, format=path.suffix.lstrip("."), dpi=figure.dpi)
-    tmp.replace(path)
-    return path
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=path.suffix.lstrip("."), dpi=figure.dpi)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def figure_png_bytes(figure: Figure) -> bytes:
@@ -125,17 +92,20 @@ def square_limits(*arrays: np.ndarray, pad: float = 0.06) -> tuple[float, float,
     return (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
 
 
-def setup_domain_axes(ax: Any, manifold: str, limits: tuple[float, float, float, float]) -> None:
-    """Equal-aspect axes; on the Poincaré ball: the unit circle, and the axes are the disk."""
-    if manifold == "poincare":
-        ax.add_patch(Circle((0, 0), 1.0, fill=False, color="black", linewidth=1.0))
-        limits = (-1.03, 1.03, -1.03, 1.03)
+def setup_domain_axes(ax: Any, drawing: Drawing, limits: tuple[float, float, float, float]) -> None:
+    """Equal-aspect axes over ``limits``, or over the manifold's own view with its boundary."""
+    if drawing.boundary_radius is not None:
+        ax.add_patch(Circle((0, 0), drawing.boundary_radius, fill=False, color="black", lw=1.0))
+    if drawing.extent is not None:
+        limits = (-drawing.extent, drawing.extent, -drawing.extent, drawing.extent)
     ax.set_xlim(limits[0], limits[1])
     ax.set_ylim(limits[2], limits[3])
     ax.set_aspect("equal", adjustable="box")
     ax.tick_params(labelsize=8, length=2)
 
 
-def w2_symbol(manifold: str) -> str:
-    """Math-text name of the traced quantity (geodesic on the ball, as the paper's Fig. 5)."""
-    return r"geodesic $W_2^2$" if manifold == "poincare" else r"$W_2^2$"
+def math_name(text: str) -> str:
+    """Math text of a plain quantity name: ``geodesic W2^2`` -> ``geodesic $W_2^2$``."""
+    return (
+        text.replace("SW2^2", r"$SW_2^2$").replace(" W2^2", r" $W_2^2$").replace("W2^2", r"$W_2^2$")
+    )

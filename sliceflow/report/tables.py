@@ -103,17 +103,24 @@ def _describe_seeds(seeds: Any) -> str:
 
 
 def scenario_table(run: RunData) -> list[list[str]]:
-    """[field, value] rows: name, manifold, n, steps, seeds, source, target."""
+    """[field, value] rows: name, task, steps, seeds, then what the scenario has of manifold,
+    particles n, source and target."""
     scenario = run.scenario
-    return [
+    rows = [
         ["name", run.name],
-        ["manifold", run.manifold],
-        ["particles n", str(scenario.get("n_particles", "n/a"))],
+        ["task", run.task],
         ["steps", str(scenario.get("steps", "n/a"))],
         ["seeds", _describe_seeds(scenario.get("seeds"))],
-        ["source", _describe_distribution(scenario.get("source"))],
-        ["target", _describe_distribution(scenario.get("target"))],
     ]
+    manifold = scenario.get("manifold")
+    if manifold is not None:
+        rows.append(["manifold", _describe_distribution(manifold).replace("name=", "")])
+    if "n_particles" in scenario:
+        rows.append(["particles n", str(scenario["n_particles"])])
+    for side in ("source", "target"):
+        if side in scenario:
+            rows.append([side, _describe_distribution(scenario[side])])
+    return rows
 
 
 def missing_lines(run: RunData) -> list[str]:

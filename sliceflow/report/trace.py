@@ -1,4 +1,5 @@
-"""trace.png (median and inter-quartile band of log10 W2^2 vs step) and metrics_<name>.png."""
+"""trace.png (median and inter-quartile band of the log10 of the traced value against the step)
+and metrics_<name>.png."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from sliceflow.report.io import RunData
-from sliceflow.report.style import FONT, method_color, new_figure, w2_symbol
+from sliceflow.report.style import FONT, math_name, method_color, new_figure
 
 
 @dataclass
@@ -65,8 +66,9 @@ def _time_axis(ax, log_time: bool, steps_max: int) -> None:
         ax.set_xlabel("flow step")
 
 
-def trace_figure(series: list[TraceSeries], *, manifold: str, log_time: bool, title: str) -> Figure:
-    """Median (line) and q25-q75 band of log10 W2^2 over seeds against the step, one colour each.
+def trace_figure(series: list[TraceSeries], *, quantity: str, log_time: bool, title: str) -> Figure:
+    """Median (line) and q25-q75 band of log10 ``quantity`` over seeds against the step, one
+    colour per method (``quantity`` as the run's trace schema names it, e.g. ``exact W2^2``).
 
     .. math:: y_k = \\operatorname{median}_s \\log_{10} W_2^2(\\mu^s_k, \\nu^s)
     """
@@ -78,7 +80,7 @@ def trace_figure(series: list[TraceSeries], *, manifold: str, log_time: bool, ti
         )
     steps_max = max((int(s.steps.max()) for s in series if s.steps.size), default=1)
     _time_axis(ax, log_time, steps_max)
-    ax.set_ylabel(r"$\log_{10}$ " + w2_symbol(manifold) + " to target")
+    ax.set_ylabel(r"$\log_{10}$ " + math_name(quantity))
     ax.set_title(
         title + "  (median, interquartile band over seeds)", fontsize=FONT["axes.titlesize"]
     )

@@ -1,0 +1,212 @@
+"""The book of a run: trace rows, snapshots, checkpoints, and the files of its run directory.
+
+It works for every kind of run: what a row holds comes from the task's trace schema, what a
+snapshot holds from its steppers. Files are written through :mod:`sliceflow.rundir`.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sliceflow import rundir
+from sliceflow.engine.result import RunResult
+from sliceflow.errors import RunDirError
+from sliceflow.tasks.base import Stepper, Task
+
+FLUSH_SECONDS = 10.0
+CHECKPOINT_FORMAT = "sliceflow-checkpoint"
+
+
+def versions() -> dict[str, str]:
+    import geoopt
+    import ot
+    import sklearn
+    import torch
+
+    import sliceflow
+
+    return {
+        "sliceflow": sliceflow.__version__,
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+        "geoopt": str(getattr(geoopt, "__version__", "?")),
+        "pot": str(ot.__version__),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def scenario_identity(scenario) -> dict[str, Any]:
+    """What must not change between a run and its ``--resume``: all but the output options."""
+    return {k: v for k, v in scenario.to_dict().items() if k != "output"}
+
+
+class RunBook:
+    """Everything a run has computed so far, and how to write it (atomically) or restore it."""
+
+    def __init__(self, task: Task, out_dir: Path | None, device: str) -> None:
+        self.task, self.scenario, self.out_dir, self.device = task, task.scenario, out_dir, device
+        self.labels = list(self.scenario.labels)
+        self.snapshot_steps = task.snapshot_steps()
+        shape, dtype = task.snapshot_shape()
+        K = len(self.snapshot_steps)
+        self.particles = {label: np.full((K, *shape), np.nan, dtype=dtype) for label in self.labels}
+        self.arrays = task.arrays()
+        self.rows: list[tuple] = []
+        self.metric_rows: list[tuple] = []
+        self.completed: dict[str, int] = {}
+        self.elapsed: dict[str, float] = {}
+        self.info: dict[str, dict[str, list]] = {}
+        self.checkpoints: dict[str, dict[str, Any]] = {}
+        self.interrupted = False
+        self.started = datetime.now(timezone.utc)
+        self.wall_start = time.perf_counter()
+        self.last_flush = time.perf_counter()
+        self.flush_cost = 0.0
+
+    # -- during a method -----------------------------------------------------------------------
+    def start(self, stepper: Stepper) -> None:
+        """Continue ``stepper`` from its last snapshot when the book holds one (``--resume``)."""
+        saved = self.checkpoints.get(stepper.label)
+        if saved is not None:
+            stepper.load_state_dict(saved["stepper"])
+            self.truncate(stepper.label, stepper.step)
+
+    def truncate(self, label: str, step: int) -> None:
+        """Forget the rows of ``label`` from ``step`` on (they are recomputed on resume)."""
+        self.rows = [r for r in self.rows if r[0] != label or r[2] < step]
+        self.metric_rows = [r for r in self.metric_rows if r[0] != label or r[2] < step]
+
+    def snapshot(self, stepper: Stepper) -> None:
+        index = self.snapshot_steps.index(stepper.step)
+        self.particles[stepper.label][index] = stepper.snapshot()
+        self.checkpoints[stepper.label] = {"stepper": stepper.state_dict()}
+        self.note(stepper)
+
+    def record(self, stepper: Stepper, step: int, values: dict, metrics: dict) -> None:
+        label, schema = stepper.label, self.task.schema
+        for i, seed in enumerate(self.scenario.seeds):
+            cells = (float(values[c][i]) for c in schema.values)
+            self.rows.append((label, seed, step, *cells, stepper.elapsed))
+            for name, column in metrics.items():
+                self.metric_rows.append((label, seed, step, name, float(column[i])))
+        self.completed[label] = step
+        self.note(stepper)
+
+    def finish(self, stepper: Stepper) -> None:
+        self.completed[stepper.label] = stepper.step
+        self.note(stepper)
+        self.flush(force=True)
+
+    def note(self, stepper: Stepper) -> None:
+        self.elapsed[stepper.label] = stepper.elapsed
+        self.info[stepper.label] = stepper.info()
+
+    # -- files ---------------------------------------------------------------------------------
+    def flush(self, force: bool = False) -> None:
+        """Write every file (at most every FLUSH_SECONDS, or 20x a write's cost, unless forced)."""
+        if self.out_dir is None:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last_flush < max(FLUSH_SECONDS, 20 * self.flush_cost):
+            return  # writing costs at most ~5% of the run
+        out, schema = self.out_dir, self.task.schema
+        rows = rundir.ordered_rows(self.rows, self.labels)
+        rundir.write_csv(out / rundir.TRACE_FILE, schema.columns, rows)
+        rundir.write_csv(out / rundir.SUMMARY_FILE, rundir.SUMMARY_COLUMNS,
+                         rundir.summary_rows(rows, schema))  # fmt: skip
+        if self.metric_rows:
+            metric_rows = rundir.ordered_rows(self.metric_rows, self.labels)
+            rundir.write_csv(out / rundir.METRICS_FILE, rundir.METRIC_COLUMNS, metric_rows)
+        arrays = {"steps": np.array(self.snapshot_steps), "seeds": np.array(self.scenario.seeds)}
+        arrays.update(self.particles)
+        arrays.update(self.arrays)
+        rundir.write_npz(out / rundir.PARTICLES_FILE, arrays)
+        rundir.write_yaml(out / rundir.SCENARIO_FILE, self.resolved())
+        rundir.write_torch(out / rundir.CHECKPOINT_FILE, self.checkpoint())
+        self.last_flush = time.perf_counter()
+        self.flush_cost = self.last_flush - now
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario with every default written out, and the ``run`` section."""
+        data = self.scenario.to_dict()
+        steps = self.scenario.steps
+        done = {label: self.completed.get(label, -1) for label in self.labels}
+        data["run"] = {
+            "task": self.task.name,
+            **self.task.run_info(),
+            "trace": self.task.schema.to_dict(),
+            "device": self.device,
+            "started": self.started.isoformat(timespec="seconds"),
+            "wall_s": round(time.perf_counter() - self.wall_start, 3),
+            "interrupted": self.interrupted or any(v < steps for v in done.values()),
+            "completed_steps": done,
+            "elapsed_s": {k: round(v, 4) for k, v in self.elapsed.items()},
+            "ms_per_step": {
+                k: round(1000 * v / max(done[k], 1), 4) for k, v in self.elapsed.items()
+            },
+        }
+        for label, counters in self.info.items():
+            for name, values in counters.items():
+                data["run"].setdefault(name, {})[label] = values
+        data["run"]["versions"] = versions()
+        return data
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "scenario": scenario_identity(self.scenario),
+            "base_dir": self.scenario.base_dir,
+            "rows": self.rows,
+            "metric_rows": self.metric_rows,
+            "particles": self.particles,
+            "completed": self.completed,
+            "elapsed": self.elapsed,
+            "info": self.info,
+            "checkpoints": self.checkpoints,
+        }
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Take over what an interrupted run saved (read by ``rundir.read_checkpoint``)."""
+        where = str((self.out_dir or Path(".")) / rundir.CHECKPOINT_FILE)
+        if saved.get("scenario") != scenario_identity(self.scenario):
+            raise RunDirError(
+                f"--resume: {where} was written for a different scenario; run without --resume "
+                "or choose another --out"
+            )
+        try:
+            rows, metric_rows = list(saved["rows"]), list(saved["metric_rows"])
+            particles = {k: np.asarray(saved["particles"][k]) for k in self.labels}
+            if any(particles[k].shape != self.particles[k].shape for k in self.labels):
+                raise ValueError("snapshot shapes differ")
+            completed, elapsed = dict(saved["completed"]), dict(saved["elapsed"])
+            info, checkpoints = dict(saved["info"]), dict(saved["checkpoints"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise RunDirError(
+                f"--resume: {where} is incomplete or damaged ({error}); run without --resume "
+                "to start over"
+            ) from None
+        self.rows, self.metric_rows, self.particles = rows, metric_rows, particles
+        self.completed, self.elapsed, self.info = completed, elapsed, info
+        self.checkpoints = checkpoints
+
+    def result(self):
+        return RunResult(
+            scenario=self.scenario,
+            schema=self.task.schema,
+            out_dir=self.out_dir,
+            trace=rundir.ordered_rows(self.rows, self.labels),
+            metrics=list(self.metric_rows),
+            snapshot_steps=list(self.snapshot_steps),
+            particles=dict(self.particles),
+            arrays=dict(self.arrays),
+            completed_steps=dict(self.completed),
+            interrupted=self.interrupted,
+            info=self.resolved()["run"],
+        )

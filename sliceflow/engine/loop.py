@@ -1,0 +1,65 @@
+"""The loop over the steps of one method, and the resources it runs with (device, threads)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import torch
+
+from sliceflow.errors import ScenarioError
+from sliceflow.tasks.base import Stepper, Task
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def torch_device(name: str) -> torch.device:
+    """``cpu`` or ``cuda`` as a torch device; ScenarioError if it is unknown or unavailable."""
+    if name not in ("cpu", "cuda"):
+        raise ScenarioError(f"--device {name!r}: use cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ScenarioError("--device cuda: no CUDA device is available here; use --device cpu")
+    return torch.device(name)
+
+
+@contextmanager
+def threads(task: Task):
+    """One intra-op torch thread while the task's tensors are tiny (see ``Task.small``)."""
+    before = torch.get_num_threads()
+    if task.small():
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_stepper(stepper: Stepper, book, task: Task, on_progress: ProgressCallback | None) -> None:
+    """Advance ``stepper`` to its last step: snapshots, traced values, progress, flushes."""
+    snapshots = set(book.snapshot_steps)
+    every, last = task.trace_every, stepper.steps
+    while True:
+        step = stepper.step
+        if step in snapshots:
+            book.snapshot(stepper)
+        traced = step % every == 0 or step == last
+        if traced:  # values of the state before the step (e.g. the exact W2^2 of x_step)
+            measured, metrics = stepper.measure(), stepper.metrics()
+        produced = stepper.advance(want_values=traced)
+        if traced:
+            book.record(stepper, step, {**produced, **measured}, metrics)
+        if on_progress is not None:
+            on_progress(stepper.label, step, last)
+        if step == last:
+            return
+        book.flush()
+
+
+def step_seconds(task: Task, label: str) -> float:
+    """Seconds of one step of a method, measured on a throwaway stepper (changes no result)."""
+    probe = task.stepper(label)
+    probe.advance(want_values=False)  # warm-up: first calls allocate
+    start = time.perf_counter()
+    probe.advance(want_values=False)
+    return time.perf_counter() - start

@@ -1,0 +1,70 @@
+"""Exact Wasserstein distances between point clouds (POT and scipy), never silently wrong.
+
+The exact trace is the squared 2-Wasserstein distance between the particles and the target with the
+manifold's ground cost (squared Euclidean, or squared geodesic on the ball), uniform weights, in
+float64. With equal sizes and uniform weights an optimal plan is a permutation (Birkhoff), so the
+``auto`` solver uses scipy's exact assignment solver there (about 4x faster than the network simplex
+at n = 50, equal to ``ot.emd2`` to rounding); other cases go to ``ot.emd2``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+
+import numpy as np
+import ot
+import torch
+from scipy.optimize import linear_sum_assignment
+
+log = logging.getLogger("sliceflow")
+
+MAX_ITER_START = 100_000
+MAX_ITER_LIMIT = 100_000_000
+
+
+class TraceSolverError(RuntimeError):
+    """POT could not reach optimality even with the largest iteration budget."""
+
+
+def emd2_checked(cost: np.ndarray, max_iter: int = MAX_ITER_START) -> float:
+    """``ot.emd2`` with uniform weights, never silently wrong.
+
+    .. math:: W(\\mu, \\nu) = \\min_{P \\in U(a, b)} \\langle P, M \\rangle
+
+    POT returns a wrong value (not a bound) when ``numItermax`` is reached; ``log=True`` exposes
+    ``result_code``/``warning``, and the solve is retried with 10x the budget until it converges.
+    """
+    n, m = cost.shape
+    a, b = np.full(n, 1.0 / n), np.full(m, 1.0 / m)
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # we read the outcome from the log instead
+            value, info = ot.emd2(a, b, cost, numItermax=max_iter, log=True)
+        if info.get("warning") is None and info.get("result_code", 1) == 1:
+            return float(value)
+        if max_iter >= MAX_ITER_LIMIT:
+            raise TraceSolverError(f"ot.emd2 did not converge with numItermax={max_iter}")
+        max_iter *= 10
+        log.warning("ot.emd2 reached numItermax; retrying with numItermax=%d", max_iter)
+
+
+def exact_w2sq(cost: np.ndarray, solver: str = "auto") -> float:
+    """Exact OT cost of a cost matrix (n, m) between uniform measures."""
+    if not np.isfinite(cost).all():
+        return math.inf
+    if solver == "auto" and cost.shape[0] == cost.shape[1]:
+        rows, cols = linear_sum_assignment(cost)
+        return float(cost[rows, cols].mean())
+    return emd2_checked(cost)
+
+
+def exact_w2sq_batch(
+    x: torch.Tensor, y: torch.Tensor, manifold, solver: str = "auto"
+) -> np.ndarray:
+    """Exact W2^2 per seed: x (S, n, d), y (S, m, d) -> (S,) float64 (inf if x is not finite)."""
+    with torch.no_grad():
+        cost = manifold.cost_matrix(x.detach().double().cpu(), y.detach().double().cpu())
+    cost = cost.numpy()  # (S, n, m)
+    return np.array([exact_w2sq(c, solver) for c in cost])

@@ -1,0 +1,136 @@
+"""Costs of permutation transport plans induced by 1D orderings, on batches of seeds.
+
+A projection (a direction, or any scalar map) orders both clouds; matching the i-th smallest
+projection of ``x`` with the i-th smallest of ``y`` gives the permutation plan of cost
+
+.. math:: h = \\frac1n \\sum_i \\|x_{\\sigma(i)} - y_{\\tau(i)}\\|^2
+          = \\overline{|x|^2} + \\overline{|y|^2} - \\frac2n \\sum_i \\langle x_{\\sigma(i)},
+          y_{\\tau(i)} \\rangle.
+
+Inner loops evaluate many orderings of the same clouds: the second form needs the Gram matrix
+``x y^T`` once (float64, so differences of nearby costs are not lost to cancellation), after
+which each plan costs one gather. The particle loss uses the first form (exact, differentiable).
+Plans need ``n == m`` (equal uniform weights).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sliceflow.ot.slicing import argsort_rows
+
+
+def check_equal_sizes(n: int, m: int, method: str) -> None:
+    if n != m:
+        raise ValueError(
+            f"{method} builds a permutation plan and needs as many particles as target samples "
+            f"(got n_particles={n}, target samples={m}); set both to the same value"
+        )
+
+
+class PlanCosts:
+    """Cost of any pair of orderings of fixed clouds ``x`` (S, n, d), ``y`` (S, n, d)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        x64, y64 = x.detach().double(), y.detach().double()
+        self.n = x.shape[1]
+        self.gram = torch.bmm(x64, y64.transpose(1, 2)).flatten(1)  # (S, n*n)
+        self.const = x64.square().sum(-1).mean(-1) + y64.square().sum(-1).mean(-1)  # (S,)
+
+    def __call__(self, sigma: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """Plan costs (S, K) of orderings ``sigma, tau`` (S, K, n) (float64)."""
+        flat = (sigma * self.n + tau).flatten(1)  # (S, K*n)
+        cross = self.gram.gather(1, flat).view(sigma.shape).mean(-1)  # (S, K)
+        return self.const[:, None] - 2 * cross
+
+
+def matched_targets(y: torch.Tensor, sigma: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+    """``t`` with ``t[sigma_i] = y[tau_i]``: the target of each particle under the plan.
+
+    y (S, n, d), sigma/tau (S, n) -> (S, n, d).
+    """
+    d = y.shape[-1]
+    y_sorted = y.gather(1, tau.unsqueeze(-1).expand(-1, -1, d))
+    return torch.empty_like(y_sorted).scatter_(1, sigma.unsqueeze(-1).expand(-1, -1, d), y_sorted)
+
+
+def plan_cost(x: torch.Tensor, y: torch.Tensor, sigma: torch.Tensor, tau: torch.Tensor):
+    """Differentiable ``mean_i |x_sigma(i) - y_tau(i)|^2`` per seed: (S,).
+
+    The plan is fixed (detached orderings); the gradient is ``2/n (x - t)`` with ``t`` the
+    matched targets, so backward involves no gather.
+    """
+    target = matched_targets(y.detach(), sigma, tau)  # (S, n, d)
+    return (x - target).square().sum(-1).mean(-1)
+
+
+def swgg_orders(x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor):
+    """Orderings along each direction: theta (S, L, d) -> sigma, tau (S, L, n)."""
+    sigma = argsort_rows(torch.bmm(theta, x.detach().transpose(1, 2)))  # (S, L, n)
+    tau = argsort_rows(torch.bmm(theta, y.detach().transpose(1, 2)))
+    return sigma, tau
+
+
+def smoothed_swgg_grad(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    theta: torch.Tensor,
+    noise: torch.Tensor,
+    with_value: bool = True,
+) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """min-SWGG smoothed surrogate (Mahey et al. 2023) and its gradient in theta.
+
+    .. math:: F(\\theta) = \\frac1n\\big(-4|B - Z|^2 + 2|X_s - Z|^2 + 2|Y_s - Z|^2\\big),
+              \\quad Z_i = (M_i^\\top\\theta)\\theta, \\quad M = (X_s + Y_s)/2
+
+    ``X_s, Y_s`` are the clouds sorted along theta; ``B`` averages ``(X_s + Y_s)/2`` over ``s``
+    copies whose projections are blurred by ``noise`` and re-sorted (rank block i holds copies
+    i*s .. i*s+s-1). Only ``Z`` depends on theta, so with ``R = M - B``
+    ``grad = -8/n sum_i [(M_i.theta) R_i + (R_i.theta) M_i]``.
+
+    x, y (S, n, d); theta (S, d) unit; noise (S, 2, n*s) already scaled -> (F (S,) or None if
+    not ``with_value``, grad (S, d)).
+    """
+    S, n, d = x.shape
+    s = noise.shape[-1] // n
+    column = theta.unsqueeze(-1)  # (S, d, 1)
+    px, py = torch.bmm(x, column).squeeze(-1), torch.bmm(y, column).squeeze(-1)  # (S, n)
+    sigma, tau = argsort_rows(px), argsort_rows(py)  # (S, n)
+    px_sorted, py_sorted = px.gather(-1, sigma), py.gather(-1, tau)
+    xs = x.gather(1, sigma.unsqueeze(-1).expand(-1, -1, d))  # (S, n, d)
+    ys = y.gather(1, tau.unsqueeze(-1).expand(-1, -1, d))
+    mid = (xs + ys) / 2
+    z = (px_sorted + py_sorted) / 2  # (S, n) = M theta
+    block_offsets = (torch.arange(n * s, device=x.device) // s) * n  # row of each sorted copy
+    bary = torch.zeros_like(mid)
+    for sorted_proj, cloud_sorted, k in ((px_sorted, xs, 0), (py_sorted, ys, 1)):
+        blurred = sorted_proj.repeat_interleave(s, dim=-1) + noise[:, k]  # (S, n*s)
+        source_rank = (
+            argsort_rows(blurred) // s
+        )  # rank (in the sorted cloud) of each re-sorted copy
+        counts = torch.zeros(S, n * n, dtype=x.dtype, device=x.device)
+        counts.scatter_add_(1, block_offsets + source_rank, torch.ones_like(blurred))
+        bary += torch.bmm(counts.view(S, n, n), cloud_sorted)
+    bary /= 2 * s
+    value = None
+    if with_value:
+        line = z.unsqueeze(-1) * theta.unsqueeze(1)  # (S, n, d)
+        value = (
+            -4 * (bary - line).square().sum(-1)
+            + 2 * (xs - line).square().sum(-1)
+            + 2 * (ys - line).square().sum(-1)
+        ).mean(-1)
+    residual = mid - bary  # (S, n, d)
+    along = torch.bmm(residual, column).squeeze(-1)  # (S, n)
+    grad = torch.bmm(z.unsqueeze(1), residual) + torch.bmm(along.unsqueeze(1), mid)
+    return value, grad.squeeze(1) * (-8 / n)
+
+
+def plan_costs(cost: torch.Tensor, sigma: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+    """Cost of each permutation plan: cost (S, n, m), sigma/tau (S, K, k) -> (S, K).
+
+    .. math:: h_l = \\frac1k \\sum_i C[\\sigma_l(i), \\tau_l(i)]
+    """
+    flat = cost.flatten(1)  # (S, n * m)
+    index = (sigma * cost.shape[2] + tau).flatten(1)  # (S, K * k)
+    return flat.gather(1, index).view(sigma.shape).mean(dim=-1)

@@ -1,0 +1,171 @@
+"""Pydantic models of a scenario file: the keys every kind of run shares, and the particle flow's.
+
+Loading, overrides and line-numbered errors live in :mod:`sliceflow.scenario.loading`; the
+per-seed clouds in :mod:`sliceflow.scenario.clouds`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sliceflow.datasets import DatasetConfig
+from sliceflow.manifolds import MANIFOLDS, ManifoldConfig
+from sliceflow.rundir import OutputSettings
+
+
+class Strict(BaseModel):
+    """Unknown keys rejected, values frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ManifoldSpec(Strict):
+    name: str = "euclidean"
+    params: ManifoldConfig = ManifoldConfig()
+
+
+class DistributionSpec(Strict):
+    dataset: str | None = None
+    file: str | None = None
+    n_samples: int | None = Field(None, gt=0)
+    params: DatasetConfig = DatasetConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"dataset": self.dataset} if self.dataset else {"file": self.file}
+        if self.n_samples is not None:
+            data["n_samples"] = self.n_samples
+        data.update(self.params.model_dump())
+        return data
+
+
+class MethodSpec(Strict):
+    """One entry of ``methods``: a registered name, the label of its outputs, its parameters."""
+
+    method: str
+    label: str
+    params: BaseModel
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "label": self.label, **self.params.model_dump()}
+
+
+class TraceSettings(Strict):
+    every: int = Field(1, gt=0, description="exact W2^2 every k steps (and at the last step)")
+    solver: Literal["auto", "pot"] = "auto"
+
+
+class SnapshotSettings(Strict):
+    count: int | None = Field(None, gt=1, description="evenly spaced snapshots incl. 0 and last")
+    every: int | None = Field(None, gt=0)
+    steps: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self):
+        if sum(v is not None for v in (self.count, self.every, self.steps)) > 1:
+            raise ValueError("give one of count, every or steps")
+        return self
+
+    def select(self, last: int) -> list[int]:
+        """Sorted snapshot steps of a run of ``last`` steps, always including 0 and ``last``."""
+        if self.steps is not None:
+            chosen = [s for s in self.steps if 0 <= s <= last]
+        elif self.every is not None:
+            chosen = list(range(0, last + 1, self.every))
+        else:
+            count = min(self.count or 61, last + 1)
+            chosen = [round(i * last / max(count - 1, 1)) for i in range(count)]
+        return sorted(set(chosen) | {0, last})
+
+
+class ScenarioBase(Strict):
+    """What every kind of run has: a name, seeds, a number of steps, methods and outputs."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    task: str = "flow"
+    steps: int = Field(ge=0)
+    seeds: list[int]
+    methods: list[MethodSpec] = Field(min_length=1)
+    output: OutputSettings = OutputSettings()
+    base_dir: str = Field(".", exclude=True)
+
+    @model_validator(mode="after")
+    def _gif_seed_in_range(self):
+        if self.output.gif_seed >= len(self.seeds):
+            raise ValueError(
+                f"output.gif_seed {self.output.gif_seed} is an index into seeds and there are "
+                f"{len(self.seeds)}; use 0..{len(self.seeds) - 1}"
+            )
+        return self
+
+    @property
+    def labels(self) -> list[str]:
+        return [m.label for m in self.methods]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as plain YAML-able data (parameters with their defaults)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "task": self.task,
+            "steps": self.steps,
+            "seeds": list(self.seeds),
+            "methods": [m.to_dict() for m in self.methods],
+            "output": self.output.model_dump(),
+        }
+
+
+class Scenario(ScenarioBase):
+    """A particle-flow scenario (``task: flow``, the default): sources flow toward targets."""
+
+    manifold: ManifoldSpec = ManifoldSpec()
+    dtype: Literal["float32", "float64"] | None = None
+    n_particles: int = Field(gt=0)
+    dim: int | None = Field(None, gt=0)
+    source: DistributionSpec
+    target: DistributionSpec
+    trace: TraceSettings = TraceSettings()
+    snapshots: SnapshotSettings = SnapshotSettings()
+
+    def snapshot_steps(self) -> list[int]:
+        return self.snapshots.select(self.steps)
+
+    def torch_dtype(self):
+        import torch
+
+        if self.dtype is not None:
+            return getattr(torch, self.dtype)
+        return MANIFOLDS[self.manifold.name].default_dtype
+
+    def to_dict(self) -> dict[str, Any]:
+        base = super().to_dict()
+        data = {key: base[key] for key in ("name", "description", "task")}
+        data |= {
+            "manifold": {"name": self.manifold.name, **self.manifold.params.model_dump()},
+            "dtype": str(self.torch_dtype()).removeprefix("torch."),
+            "n_particles": self.n_particles,
+            "steps": self.steps,
+            "seeds": list(self.seeds),
+            "dim": self.dim,
+            "source": self.source.to_dict(),
+            "target": self.target.to_dict(),
+            "methods": base["methods"],
+            "trace": self.trace.model_dump(),
+            "snapshots": self.snapshots.model_dump(exclude_none=True),
+            "output": base["output"],
+        }
+        return data
+
+
+__all__ = [
+    "DistributionSpec",
+    "ManifoldSpec",
+    "MethodSpec",
+    "Scenario",
+    "ScenarioBase",
+    "SnapshotSettings",
+    "Strict",
+    "TraceSettings",
+]

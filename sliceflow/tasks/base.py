@@ -1,0 +1,116 @@
+"""The contract between a kind of run (a task) and the engine.
+
+A ``Task`` is built once per run from its validated scenario: it prepares what all methods share
+(e.g. the per-seed clouds) and hands the engine one ``Stepper`` per method. The engine never
+knows a task or a method by name; at every step it calls, in this order::
+
+    if step in task.snapshot_steps(): book keeps stepper.snapshot() and stepper.state_dict()
+    if traced (step % task.trace_every == 0 or last step):
+        measured = stepper.measure(); metrics = stepper.metrics()     # of the current state
+    produced = stepper.advance(want_values=traced)                     # one step (none at last)
+    trace rows: method, seed, step, *(produced | measured)[schema.values], elapsed_s
+
+Everything a stepper keeps must survive ``state_dict`` / ``load_state_dict`` so that
+``--resume`` continues bit for bit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from sliceflow.rundir import TraceSchema
+
+
+class Stepper:
+    """One method of a run: all its seeds batched, advanced one step at a time by the engine."""
+
+    label: str = ""
+    steps: int = 0  # the last step
+    step: int = 0  # the next step to run
+    elapsed: float = 0.0  # compute seconds so far (traces excluded)
+
+    def advance(self, want_values: bool) -> dict[str, np.ndarray]:
+        """Run step ``self.step`` (and move to the next, except at the last step); return the
+        per-seed values (S,) this step produced (e.g. its loss) when ``want_values``."""
+        raise NotImplementedError
+
+    def measure(self) -> dict[str, np.ndarray]:
+        """Per-seed values (S,) of the current state for the trace (e.g. exact W2^2)."""
+        return {}
+
+    def metrics(self) -> dict[str, np.ndarray]:
+        """Extra per-seed diagnostics (name -> (S,)) recorded in metrics.csv."""
+        return {}
+
+    def snapshot(self) -> np.ndarray:
+        """The state kept at snapshot steps, (S, ...) (e.g. the particles)."""
+        raise NotImplementedError
+
+    def info(self) -> dict[str, list]:
+        """Per-seed counters reported in scenario.yaml's ``run`` section (name -> list)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class Task:
+    """A kind of run: how a scenario becomes steppers, and what its run directory holds."""
+
+    name: ClassVar[str] = ""
+    Scenario: ClassVar[type] = object  # the pydantic model of its scenario files
+    schema: ClassVar[TraceSchema] = TraceSchema()
+
+    @staticmethod
+    def resolve_scenario(data: dict, parser, keep: list[str] | None) -> dict:
+        """Validate the task's own keys of a raw scenario (``parser``: one-line errors) and
+        return the data for ``Scenario.model_validate``; ``keep``: ``--methods`` labels."""
+        data["methods"] = parser.methods(data.get("methods"), _no_methods, keep)
+        return data
+
+    def __init__(self, scenario, device: torch.device) -> None:
+        self.scenario, self.device = scenario, device
+
+    # -- what the engine asks ----------------------------------------------------------------
+    def stepper(self, label: str) -> Stepper:
+        raise NotImplementedError
+
+    @property
+    def trace_every(self) -> int:
+        return 1
+
+    def snapshot_steps(self) -> list[int]:
+        return [0, self.scenario.steps]
+
+    def snapshot_shape(self) -> tuple[tuple[int, ...], np.dtype]:
+        """Shape (S, ...) and dtype of one ``Stepper.snapshot()``."""
+        raise NotImplementedError
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Arrays written once into particles.npz beside the snapshots (e.g. the targets)."""
+        return {}
+
+    def run_info(self) -> dict[str, Any]:
+        """Facts for scenario.yaml's ``run`` section that the reports read (e.g. the drawing)."""
+        return {}
+
+    def small(self) -> bool:
+        """True if every tensor is tiny: the engine then runs torch on one thread."""
+        return False
+
+    @classmethod
+    def check(cls, scenario) -> None:
+        """Everything ``sliceflow validate`` can check beyond the file (data files, shapes):
+        build the first seed's data; raise ScenarioError on a problem."""
+        first = scenario.model_copy(update={"seeds": scenario.seeds[:1]})
+        cls(first, torch.device("cpu"))
+
+
+def _no_methods(name: str):
+    raise ValueError(f"this task has no method {name!r}")

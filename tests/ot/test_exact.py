@@ -1,0 +1,56 @@
+"""Exact traces: agreement with ot.emd2, never a silently wrong value; quartiles."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import ot
+import pytest
+import torch
+
+from sliceflow.manifolds import Euclidean
+from sliceflow.ot.exact import emd2_checked, exact_w2sq, exact_w2sq_batch
+from sliceflow.rundir import quartiles_log10
+
+
+def test_assignment_path_equals_emd2():
+    rng = np.random.RandomState(0)
+    for _ in range(5):
+        x, y = rng.randn(50, 2), rng.randn(50, 2) + 1
+        cost = ot.dist(x, y)
+        assert exact_w2sq(cost) == pytest.approx(ot.emd2([], [], cost), rel=1e-12, abs=1e-15)
+
+
+def test_unequal_sizes_use_pot():
+    rng = np.random.RandomState(1)
+    cost = ot.dist(rng.randn(30, 2), rng.randn(45, 2))
+    assert exact_w2sq(cost) == pytest.approx(ot.emd2([], [], cost), rel=1e-12)
+
+
+def test_iteration_limit_is_raised_not_ignored(caplog):
+    rng = np.random.RandomState(2)
+    cost = ot.dist(rng.randn(200, 2), rng.randn(200, 2))
+    with caplog.at_level("WARNING", logger="sliceflow"):
+        value = emd2_checked(cost, max_iter=10)  # far too few: POT stops early, we retry
+    assert value == pytest.approx(ot.emd2([], [], cost, numItermax=10**7), rel=1e-12)
+    assert "numItermax" in caplog.text
+
+
+def test_batch_trace_matches_direct_emd2_per_seed():
+    x = torch.randn(3, 20, 2, generator=torch.Generator().manual_seed(0))
+    y = torch.randn(3, 20, 2, generator=torch.Generator().manual_seed(1))
+    values = exact_w2sq_batch(x, y, Euclidean())
+    for i in range(3):
+        direct = ot.emd2([], [], ot.dist(x[i].double().numpy(), y[i].double().numpy()))
+        assert values[i] == pytest.approx(direct, rel=1e-10)
+
+
+def test_non_finite_particles_give_inf():
+    assert math.isinf(exact_w2sq(np.array([[np.nan, 1.0], [1.0, 1.0]])))
+
+
+def test_quartiles_ignore_and_count_diverged_seeds():
+    n_seeds, n_div, q25, med, q75 = quartiles_log10(np.array([1.0, 10.0, 100.0, np.inf]))
+    assert (n_seeds, n_div) == (4, 1)
+    assert (q25, med, q75) == pytest.approx((0.5, 1.0, 1.5))
