@@ -33,7 +33,8 @@ class Stream:
 
     def random_state(self) -> np.random.RandomState:
         """A NumPy RandomState seeded by ``(seed, side)``: one independent stream per side."""
-        return np.random.RandomState(self.seed)  # TEMPORARY: old behaviour for the regression check
+        sequence = np.random.SeedSequence([self.seed, SIDES.index(self.side)])
+        return np.random.RandomState(np.random.MT19937(sequence))
 
 
 Sampler = Callable[[DatasetConfig, int, Stream, "int | None"], np.ndarray]

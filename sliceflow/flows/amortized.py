@@ -19,6 +19,11 @@ class AmortizedConfig(FlowConfig):
     inner_lr: float = Field(0.01, gt=0, description="Adam learning rate of the amortized model")
     beta1: float = Field(0.0, ge=0, lt=1, description="Adam beta1 (reference: 0)")
     beta2: float = Field(0.9, ge=0, lt=1, description="Adam beta2 (reference: 0.9)")
+    detach: bool = Field(
+        True,
+        description="move the particles with the direction held fixed (the authors' code); "
+        "false: the particle gradient also flows through f_psi(X, Y)",
+    )
 
 
 def _uniform(generators, shape, fan_in, context) -> torch.Tensor:
@@ -47,7 +52,10 @@ class AmortizedSW(Flow):
 
     Loss ``sqrt(sum_i (sorted diff along theta)^2)`` (sum over particles, as the reference).
     Each flow step: one Adam ascent step on psi with detached clouds (betas (0, 0.9)), then the
-    particle loss through the updated model, whose parameters receive no gradient from it.
+    particle loss at the updated model's direction. ``detach`` (default, as the authors' code)
+    treats that direction as the maximiser, as Danskin's theorem does for Max-SW: the particles
+    receive the gradient of the sliced loss at a fixed theta. With ``detach: false`` the gradient
+    also flows through ``f_psi(X, Y)`` (the model's parameters never receive one).
     The input size of the model fixes the particle count.
     """
 
@@ -106,6 +114,10 @@ class AmortizedSW(Flow):
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         frozen = {k: v.detach() for k, v in self.params.items()}
+        if self.config.detach:
+            with torch.no_grad():
+                theta = self.directions(x.detach(), y.detach(), frozen)
+            return amortized_sw(x, y, theta)
         return amortized_sw(x, y, self.directions(x, y, frozen))
 
     def state_dict(self) -> dict[str, Any]:

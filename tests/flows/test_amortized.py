@@ -65,18 +65,38 @@ def test_first_ascent_step_moves_each_parameter_by_lr_times_sign_of_gradient(nam
         torch.testing.assert_close(value.detach(), expected)
 
 
+def particle_gradient(flow, x, y):
+    x = x.detach().requires_grad_(True)
+    flow.loss(x, y).sum().backward()
+    assert all(v.grad is None for v in flow.params.values())  # the model gets no gradient
+    return x.grad
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_particle_step_flows_through_the_model_but_leaves_no_gradient_on_it(name):
+def test_particle_gradient_holds_the_direction_fixed_by_default(name):
+    """The authors' code: the direction is treated as the maximiser (Danskin)."""
     x, y = clouds([4])
     cls = get_flow(name)
     flow = cls(cls.Config(), make_context([4]))
-    x = x.requires_grad_(True)
-    flow.loss(x, y).sum().backward()
-    assert all(v.grad is None for v in flow.params.values())
-    theta = flow.direction(x, y, flow.params).detach()  # the direction held fixed
+    theta = flow.direction(x, y, flow.params).detach()
     x_fixed = x.detach().requires_grad_(True)
     amortized_sw(x_fixed, y, theta).sum().backward()
-    assert not torch.allclose(x.grad, x_fixed.grad)  # f_psi(X, Y) depends on X
+    torch.testing.assert_close(particle_gradient(flow, x, y), x_fixed.grad, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_without_detach_the_particle_gradient_also_flows_through_the_model(name):
+    x, y = clouds([4])
+    cls = get_flow(name)
+    config = cls.Config(detach=False)
+    through = particle_gradient(cls(config, make_context([4])), x, y)
+    fixed = particle_gradient(cls(cls.Config(), make_context([4])), x, y)
+    x_var = x.detach().requires_grad_(True)
+    flow = cls(config, make_context([4]))
+    params = {k: v.detach() for k, v in flow.params.items()}
+    amortized_sw(x_var, y, flow.direction(x_var, y, params)).sum().backward()
+    torch.testing.assert_close(through, x_var.grad)
+    assert not torch.allclose(through, fixed)  # f_psi(X, Y) depends on X
 
 
 @pytest.mark.parametrize("name", NAMES)
