@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from functools import partial
 
 import torch
 
 from sliceflow.errors import ScenarioError
 from sliceflow.tasks.base import Stepper, Task
 
-ProgressCallback = Callable[[str, int, int], None]
+ProgressCallback = Callable[..., None]  # (label, step, total, note: str = "")
 
 
 def torch_device(name: str) -> torch.device:
@@ -45,7 +46,8 @@ def run_stepper(stepper: Stepper, book, task: Task, on_progress: ProgressCallbac
             book.snapshot(stepper)
         traced = step % every == 0 or step == last
         if traced:  # values of the state before the step (e.g. the exact W2^2 of x_step)
-            measured, metrics = stepper.measure(), stepper.metrics()
+            note = None if on_progress is None else partial(on_progress, stepper.label, step, last)
+            measured, metrics = stepper.measure(note), stepper.metrics()
         produced = stepper.advance(want_values=traced)
         if traced:
             book.record(stepper, step, {**produced, **measured}, metrics)

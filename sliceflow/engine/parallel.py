@@ -156,10 +156,10 @@ def _run_one(task: Task, label: str, saved, results) -> None:
         book.checkpoints[label] = saved
     last_progress = [0.0]
 
-    def progress(name: str, step: int, total: int) -> None:
+    def progress(name: str, step: int, total: int, note: str = "") -> None:
         now = time.perf_counter()
-        if now - last_progress[0] > PROGRESS_SECONDS or step == total:
-            results.put(("progress", name, step, total))
+        if now - last_progress[0] > PROGRESS_SECONDS or step == total or note:
+            results.put(("progress", name, step, total, note))
             last_progress[0] = now
 
     with threads(task):

@@ -57,7 +57,8 @@ def run(
         scenario, with the same ``seeds``/``steps``/``methods``/``overrides``, must be the one the
         run was started with (output options may change).
     write, render : write the run directory; then render figures, GIFs and reports.
-    on_progress : called as ``on_progress(label, steps_done, steps_total)`` after each step.
+    on_progress : called as ``on_progress(label, steps_done, steps_total)`` after each step, and
+        with a fourth argument ``note`` during a slow measurement (e.g. a large exact trace).
     jobs : methods run side by side in this many worker processes (CPU only); the numbers are
         the same as with ``jobs=1``, only the wall time changes.
 

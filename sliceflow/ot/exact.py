@@ -3,14 +3,17 @@
 The exact trace is the squared 2-Wasserstein distance between the particles and the target with the
 manifold's ground cost (squared Euclidean, or squared geodesic on the ball), uniform weights, in
 float64. With equal sizes and uniform weights an optimal plan is a permutation (Birkhoff), so the
-``auto`` solver uses scipy's exact assignment solver there (about 4x faster than the network simplex
-at n = 50, equal to ``ot.emd2`` to rounding); other cases go to ``ot.emd2``.
+``auto`` solver uses scipy's exact assignment solver for small equal sizes (n <= 100: 2-7x faster
+than the network simplex at n = 50, equal to ``ot.emd2`` to rounding) and ``ot.emd2`` otherwise:
+the assignment solver's time grows much faster with n on clouds far apart (measured on the papers'
+starting clouds: 1.2x slower at n = 100, 5x at 1,000, 10x at 2,000; ``benchmarks/bench_exact.py``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 import warnings
 
 import numpy as np
@@ -22,6 +25,8 @@ log = logging.getLogger("sliceflow")
 
 MAX_ITER_START = 100_000
 MAX_ITER_LIMIT = 100_000_000
+ASSIGNMENT_MAX_N = 100  # auto: the assignment solver up to this size (benchmarks/bench_exact.py)
+SLOW_SECONDS = 1.0  # a batch of solves slower than this reports its progress
 
 
 class TraceSolverError(RuntimeError):
@@ -51,20 +56,35 @@ def emd2_checked(cost: np.ndarray, max_iter: int = MAX_ITER_START) -> float:
 
 
 def exact_w2sq(cost: np.ndarray, solver: str = "auto") -> float:
-    """Exact OT cost of a cost matrix (n, m) between uniform measures."""
+    """Exact OT cost of a cost matrix (n, m) between uniform measures.
+
+    ``solver``: ``auto`` (assignment for equal sizes up to ``ASSIGNMENT_MAX_N``, else POT),
+    ``pot`` (always ``ot.emd2``) or ``assignment`` (scipy, equal sizes only).
+    """
     if not np.isfinite(cost).all():
         return math.inf
-    if solver == "auto" and cost.shape[0] == cost.shape[1]:
+    if solver == "assignment" or (
+        solver == "auto" and cost.shape[0] == cost.shape[1] <= ASSIGNMENT_MAX_N
+    ):
         rows, cols = linear_sum_assignment(cost)
         return float(cost[rows, cols].mean())
     return emd2_checked(cost)
 
 
 def exact_w2sq_batch(
-    x: torch.Tensor, y: torch.Tensor, manifold, solver: str = "auto"
+    x: torch.Tensor, y: torch.Tensor, manifold, solver: str = "auto", note=None
 ) -> np.ndarray:
-    """Exact W2^2 per seed: x (S, n, d), y (S, m, d) -> (S,) float64 (inf if x is not finite)."""
-    with torch.no_grad():
-        cost = manifold.cost_matrix(x.detach().double().cpu(), y.detach().double().cpu())
-    cost = cost.numpy()  # (S, n, m)
-    return np.array([exact_w2sq(c, solver) for c in cost])
+    """Exact W2^2 per seed: x (S, n, d), y (S, m, d) -> (S,) float64 (inf if x is not finite).
+
+    One cost matrix at a time (memory n * m, not S * n * m). ``note(text)``, if given, hears
+    the progress (``"exact W2^2 3/10"``) once the solves have taken more than a second.
+    """
+    x64, y64 = x.detach().double().cpu(), y.detach().double().cpu()
+    start, values = time.perf_counter(), []
+    for s in range(x64.shape[0]):
+        with torch.no_grad():
+            cost = manifold.cost_matrix(x64[s], y64[s]).numpy()  # (n, m)
+        values.append(exact_w2sq(cost, solver))
+        if note is not None and time.perf_counter() - start > SLOW_SECONDS:
+            note(f"exact W2^2 {s + 1}/{x64.shape[0]}")
+    return np.array(values)

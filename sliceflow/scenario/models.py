@@ -53,7 +53,7 @@ class MethodSpec(Strict):
 
 class TraceSettings(Strict):
     every: int = Field(1, gt=0, description="exact W2^2 every k steps (and at the last step)")
-    solver: Literal["auto", "pot"] = "auto"
+    solver: Literal["auto", "pot", "assignment"] = "auto"
 
 
 class SnapshotSettings(Strict):

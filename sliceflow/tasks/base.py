@@ -16,6 +16,7 @@ Everything a stepper keeps must survive ``state_dict`` / ``load_state_dict`` so 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,8 +38,9 @@ class Stepper:
         per-seed values (S,) this step produced (e.g. its loss) when ``want_values``."""
         raise NotImplementedError
 
-    def measure(self) -> dict[str, np.ndarray]:
-        """Per-seed values (S,) of the current state for the trace (e.g. exact W2^2)."""
+    def measure(self, note: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+        """Per-seed values (S,) of the current state for the trace (e.g. exact W2^2);
+        ``note(text)`` shows the progress of a slow measurement next to the progress bar."""
         return {}
 
     def metrics(self) -> dict[str, np.ndarray]:

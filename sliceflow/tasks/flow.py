@@ -148,9 +148,9 @@ class ParticleStepper(Stepper):
             x_new = torch.where(self.diverged.view(-1, 1, 1), x_old, x_new)
         self.x = x_new.detach()
 
-    def measure(self) -> dict[str, np.ndarray]:
+    def measure(self, note=None) -> dict[str, np.ndarray]:
         """Exact W2^2 per seed of the current particles (inf once a seed has diverged)."""
-        w2sq = exact_w2sq_batch(self.x, self.y, self.manifold, self.solver)
+        w2sq = exact_w2sq_batch(self.x, self.y, self.manifold, self.solver, note)
         w2sq[self.diverged.cpu().numpy()] = np.inf
         return {"w2sq": w2sq}
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from sliceflow.manifolds import Euclidean
+from sliceflow.ot import exact as exact_module
 from sliceflow.ot.exact import emd2_checked, exact_w2sq, exact_w2sq_batch
 from sliceflow.rundir import quartiles_log10
 
@@ -54,3 +55,29 @@ def test_quartiles_ignore_and_count_diverged_seeds():
     n_seeds, n_div, q25, med, q75 = quartiles_log10(np.array([1.0, 10.0, 100.0, np.inf]))
     assert (n_seeds, n_div) == (4, 1)
     assert (q25, med, q75) == pytest.approx((0.5, 1.0, 1.5))
+
+
+@pytest.mark.parametrize("n", [30, 150])
+def test_auto_uses_the_assignment_solver_only_for_small_equal_sizes(monkeypatch, n):
+    rng = np.random.RandomState(n)
+    cost = ot.dist(rng.randn(n, 2), rng.randn(n, 2))
+    expected = ot.emd2([], [], cost, numItermax=10**7)
+    calls = []
+    original = exact_module.linear_sum_assignment
+    monkeypatch.setattr(exact_module, "linear_sum_assignment",
+                        lambda c: calls.append(c.shape) or original(c))  # fmt: skip
+    assert exact_w2sq(cost, "auto") == pytest.approx(expected, rel=1e-12)
+    assert bool(calls) == (n <= exact_module.ASSIGNMENT_MAX_N)
+    for solver in ("pot", "assignment"):
+        assert exact_w2sq(cost, solver) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_slow_batch_of_exact_traces_reports_its_progress(monkeypatch):
+    monkeypatch.setattr(exact_module, "SLOW_SECONDS", 0.0)
+    x = torch.randn(3, 10, 2, generator=torch.Generator().manual_seed(0))
+    notes = []
+    exact_w2sq_batch(x, x + 1, Euclidean(), note=notes.append)
+    assert notes == ["exact W2^2 1/3", "exact W2^2 2/3", "exact W2^2 3/3"]
+    monkeypatch.setattr(exact_module, "SLOW_SECONDS", 3600.0)
+    exact_w2sq_batch(x, x + 1, Euclidean(), note=notes.append)
+    assert len(notes) == 3  # a quick batch says nothing
