@@ -10,7 +10,8 @@ Iteration t = 1, 2, ... (from V^0 = 1):
 The log domain carries h = log KV, f = log U, e = log KTU, beta, g = log V. The check
 ``||U^t * K V^t - a||_2 < tol`` runs at the start of iteration t + 1, reusing its product K V^t;
 it ends problem s at T_s = t and freezes its state, so batching never changes a problem's result.
-Both domains store (KV, KTU), respectively (h, e), per iteration: vectors, never (n, n).
+Per iteration the scaling form stores (KV, KTU), the log domain (h, e) and the shifts and
+exact-column masks of its two log-sum-exp products: vectors, never (n, n).
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class _Scaling:
     def residual(self, u, left):
         return u * left - self.a
 
+    def record(self, left, right) -> tuple[torch.Tensor, ...]:
+        """What the reverse sweep needs from one iteration."""
+        return left, right
+
 
 class _Log(_Scaling):
     """Log domain: state g = log V, ``left = h``, ``scaled = f = log a - h``, ``right = e``."""
@@ -65,13 +70,15 @@ class _Log(_Scaling):
         return self.a.new_zeros(shape)
 
     def left(self, g):
-        return self.kernel.logsumexp(g)
+        h, *self._left_shift = self.kernel.logsumexp(g, with_shift=True)
+        return h
 
     def scale(self, left):
         return self.log_a - left
 
     def right(self, f):
-        return self.kernel.logsumexp(f, transpose=True)
+        e, *self._right_shift = self.kernel.logsumexp(f, transpose=True, with_shift=True)
+        return e
 
     def log_right(self, right):
         return right
@@ -82,6 +89,10 @@ class _Log(_Scaling):
     def residual(self, f, left):
         return (f + left).exp() - self.a
 
+    def record(self, left, right):
+        """(h, e) and the shifts and exact-column masks of both products."""
+        return left, right, *self._left_shift, *self._right_shift
+
 
 DOMAINS = {"parallel": _Scaling, "log": _Log}
 
@@ -90,7 +101,7 @@ class Trace(NamedTuple):
     log_b: torch.Tensor  # (n, S) unnormalised log barycentre at each problem's last iteration
     n_iter: torch.Tensor  # (S,) iterations run per problem
     error: torch.Tensor | None  # (S,) marginal error ||U * K V - a||_2 at the end, if measured
-    history: list[tuple[torch.Tensor, torch.Tensor]]  # (left, right) per iteration, if kept
+    history: list[tuple[torch.Tensor, ...]]  # domain.record(left, right) per iteration, if kept
 
 
 def iterate(domain, weights, batch, max_iter, tol, keep=False, want_error=False) -> Trace:
@@ -117,7 +128,7 @@ def iterate(domain, weights, batch, max_iter, tol, keep=False, want_error=False)
         new_log_b = (domain.log_right(right) * weights).sum(-1)  # (n, S)
         new_state = domain.update(new_log_b, right)
         if keep:
-            history.append((left, right))
+            history.append(domain.record(left, right))
         if t == 0 or active.all():
             scaled, log_b, state = new_scaled, new_log_b, new_state
         else:  # converged problems keep their state
@@ -173,18 +184,19 @@ def _scaling_sweep(kernel, a, weights, history, log_b_grad, n_iter, cost_grad):
 
 def _log_sweep(kernel, a, weights, history, log_b_grad, n_iter, cost_grad):
     """Reverse sweep of the log domain: gradients w.r.t. a, weights and M = -C / reg."""
-    log_a = a.log()
+    log_a, empty = a.log(), bool((a == 0).any())
     g_grad = torch.zeros_like(history[0][0])
     a_grad, w_grad = torch.zeros_like(g_grad), 0.0
     m_grad = torch.zeros_like(kernel.log_kernel) if cost_grad else None
     for t in reversed(range(len(history))):
-        h, e = history[t]
+        h, e, shift_h, exact_h, shift_e, exact_e = history[t]
         beta_grad = g_grad.sum(-1) + torch.where(n_iter == t + 1, log_b_grad, 0.0)  # (n, S)
         w_grad = w_grad + (beta_grad.unsqueeze(-1) * e).sum(0)
         e_grad = weights * beta_grad.unsqueeze(-1) - g_grad
         # x_eval = f - log a = -h yields f_grad / a, finite on empty bins too
+        f = log_a - h if cost_grad else None
         a_step, mt_grad = kernel.logsumexp_backward(
-            log_a - h, e, e_grad, transpose=True, x_eval=-h, kernel_grad=cost_grad
+            e, e_grad, shift_e, exact_e, -h, transpose=True, guard=empty, x_for_kernel=f
         )
         a_grad += a_step
         if cost_grad:
@@ -196,8 +208,12 @@ def _log_sweep(kernel, a, weights, history, log_b_grad, n_iter, cost_grad):
             g_prev = (prev_e * weights).sum(-1, keepdim=True) - prev_e
         else:
             g_prev = torch.zeros_like(h)
-        f_grad = torch.where(a > 0, a_step * a, 0.0)  # f = -inf on empty bins: no pull-back
-        g_grad, mm_grad = kernel.logsumexp_backward(g_prev, h, -f_grad, kernel_grad=cost_grad)
+        f_grad = a_step * a
+        if empty:  # f = -inf on empty bins: nothing to pull back
+            f_grad = torch.where(a > 0, f_grad, 0.0)
+        g_grad, mm_grad = kernel.logsumexp_backward(
+            h, f_grad.neg_(), shift_h, exact_h, g_prev, x_for_kernel=g_prev if cost_grad else None
+        )
         if cost_grad:
             m_grad += mm_grad
     return a_grad, w_grad, m_grad
@@ -225,8 +241,9 @@ class UnrolledBarycenter(torch.autograd.Function):
         batch = max(a.shape[1], weights.shape[0])
         trace = iterate(DOMAINS[method](kernel, a), weights, batch, max_iter, tol, True, want_error)
         b = trace.log_b.softmax(dim=0)
-        stored = [x for pair in trace.history for x in pair]
+        stored = [x for record in trace.history for x in record]
         ctx.save_for_backward(a, weights, b, trace.n_iter, *stored)
+        ctx.arity = len(trace.history[0])
         ctx.kernel, ctx.reg, ctx.method = kernel, reg, method
         ctx.mark_non_differentiable(*(x for x in (trace.n_iter, trace.error) if x is not None))
         return b, trace.n_iter, trace.error
@@ -234,7 +251,7 @@ class UnrolledBarycenter(torch.autograd.Function):
     @staticmethod
     def backward(ctx, b_grad, _n_iter_grad, _error_grad):
         a, weights, b, n_iter, *stored = ctx.saved_tensors
-        history = list(zip(stored[0::2], stored[1::2], strict=True))
+        history = [tuple(stored[i : i + ctx.arity]) for i in range(0, len(stored), ctx.arity)]
         log_b_grad = b * (b_grad - (b_grad * b).sum(0))  # through the softmax normalisation
         sweep = _SWEEPS[ctx.method]
         a_grad, w_grad, m_grad = sweep(

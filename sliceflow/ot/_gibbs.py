@@ -27,8 +27,12 @@ class GibbsKernel:
     def __init__(self, cost: torch.Tensor, reg: float):
         self.reg = reg
         self.log_kernel = -cost / reg  # (n, n)
-        self.kernel = self.log_kernel.exp()  # (n, n), may underflow: the log path tolerates it
-        self.log_floor = 0.5 * math.log(torch.finfo(cost.dtype).tiny)
+        tiny = torch.finfo(cost.dtype).tiny
+        # may underflow (the log path tolerates it); subnormal entries, far below the accuracy
+        # of the shifted product, become 0: x86 multiplies subnormals ~100x slower
+        kernel = self.log_kernel.exp()
+        self.kernel = torch.where(kernel < tiny, 0.0, kernel)  # (n, n)
+        self.log_floor = 0.5 * math.log(tiny)
 
     def _pick(self, transpose: bool) -> tuple[torch.Tensor, torch.Tensor]:
         if transpose:
@@ -40,55 +44,72 @@ class GibbsKernel:
         kernel = self.kernel.T if transpose else self.kernel
         return (kernel @ x.reshape(x.shape[0], -1)).view(x.shape)
 
-    def logsumexp(self, x: torch.Tensor, transpose: bool = False) -> torch.Tensor:
+    def logsumexp(self, x: torch.Tensor, transpose: bool = False, with_shift: bool = False):
         """``out_i = log sum_j exp(L_ij + x_j)`` for each column: (n, ...) -> (n, ...).
 
         Differentiable by autograd (the shift is detached: the value does not depend on it).
+        With ``with_shift``, also the shift (B,) and the mask of exact columns (B,) that
+        :meth:`logsumexp_backward` needs, B = the trailing axes flattened.
         """
         kernel, log_kernel = self._pick(transpose)
         x2 = x.reshape(x.shape[0], -1)  # (n, B)
         shift = x2.detach().amax(dim=0)  # (B,)
-        sums = kernel @ (x2 - shift).exp()  # (n, B)
+        sums = kernel @ (x2 - shift).exp_()  # (n, B)
         exact = sums.detach().amin(dim=0) < math.exp(self.log_floor)  # (B,)
         if not exact.any():
-            return (sums.log() + shift).view(x.shape)
-        out = torch.where(exact, 1.0, sums).log() + shift  # log(1) keeps NaN out of the grad
-        columns = exact.nonzero().squeeze(1)
-        out = out.index_copy(1, columns, _exact_logsumexp(log_kernel, x2[:, columns]))
-        return out.view(x.shape)
+            out = sums.log_() if not sums.requires_grad else sums.log()
+            out = (out + shift).view(x.shape)
+        else:
+            out = torch.where(exact, 1.0, sums).log() + shift  # log(1): no NaN in the grad
+            columns = exact.nonzero().squeeze(1)
+            out = out.index_copy(1, columns, _exact_logsumexp(log_kernel, x2[:, columns]))
+            out = out.view(x.shape)
+        return (out, shift, exact) if with_shift else out
 
     def logsumexp_backward(
         self,
-        x: torch.Tensor,
         out: torch.Tensor,
         out_grad: torch.Tensor,
+        shift: torch.Tensor,
+        exact: torch.Tensor,
+        x_eval: torch.Tensor,
         transpose: bool = False,
-        x_eval: torch.Tensor | None = None,
-        kernel_grad: bool = False,
+        guard: bool = False,
+        x_for_kernel: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Pull-back of ``out = logsumexp(x)``: ``x_grad`` and, if asked, ``L_grad`` (n, n).
+        """Pull-back of ``out = logsumexp(x)`` with the forward's ``shift`` and ``exact`` mask.
 
         .. math:: \\bar x_j = \\sum_i \\bar o_i \\exp(L_{ij} + x_j - o_i), \\quad
                   \\bar L_{ij} = \\sum_{\\text{columns}} \\bar o_i \\exp(L_{ij} + x_j - o_i)
 
-        ``x_eval`` replaces ``x_j`` in the first sum only (the shift still comes from ``x``): with
-        ``x = log u`` and ``x_eval = log u - log a`` it returns ``x_grad / a`` without dividing by
-        zero where ``a = 0``. ``L_grad`` is w.r.t. ``L`` as used, i.e. ``M^T`` when transposed.
+        ``x_eval`` is the ``x`` of the first sum: the forward's input, or ``log u - log a`` for
+        ``x = log u``, which returns ``x_grad / a`` without dividing by zero where ``a = 0``; there
+        ``exp(x_eval - shift)`` may overflow, and ``guard`` makes its product with an exact 0 be 0.
+        With ``x_for_kernel`` (the forward's input) also returns ``L_grad`` (n, n), w.r.t. ``L`` as
+        used, i.e. ``M^T`` when transposed.
         """
         kernel, log_kernel = self._pick(transpose)
-        n = x.shape[0]
-        x2, o2, g2 = (t.reshape(n, -1) for t in (x, out, out_grad))  # (n, B)
-        e2 = x2 if x_eval is None else x_eval.reshape(n, -1)
-        shift = x2.amax(dim=0)  # (B,): the forward's shift
-        exact = (o2 - shift).amin(dim=0) < self.log_floor  # (B,): the forward's exact columns
-        scaled = g2 * (shift - o2).exp()  # (n, B), at most |o_grad| / sqrt(tiny)
-        if exact.any():
+        n = out.shape[0]
+        o2, g2, e2 = (t.reshape(n, -1) for t in (out, out_grad, x_eval))  # (n, B)
+        scaled = (shift - o2).exp_().mul_(g2)  # (n, B), at most |o_grad| / sqrt(tiny)
+        any_exact = bool(exact.any())
+        if any_exact:
             scaled[:, exact] = 0.0
         pulled = kernel.T @ scaled  # (n, B)
-        # exp(x_eval - shift) may overflow on empty bins (x_eval = -log K v); their product with
-        # an exact 0 is 0
-        x_grad = torch.where(pulled == 0, 0.0, (e2 - shift).exp() * pulled)
-        l_grad = kernel * (scaled @ (x2 - shift).exp().T) if kernel_grad else None
+        x_grad = (e2 - shift).exp_().mul_(pulled)
+        if guard:
+            x_grad = torch.where(pulled == 0, 0.0, x_grad)
+        l_grad = None
+        if x_for_kernel is not None:
+            x2 = x_for_kernel.reshape(n, -1)
+            l_grad = kernel * (scaled @ (x2 - shift).exp_().T)
+        if any_exact:
+            self._exact_backward(log_kernel, o2, g2, e2, exact, x_grad, x_for_kernel, l_grad)
+        return x_grad.view(out.shape), l_grad
+
+    def _exact_backward(self, log_kernel, o2, g2, e2, exact, x_grad, x_for_kernel, l_grad):
+        """The pull-back on the exact columns, in place, in chunks of (n, n, c)."""
+        n = o2.shape[0]
         for columns in exact.nonzero().squeeze(1).split(_chunk(n)):
             log_weights = log_kernel[:, :, None] - o2[:, None, columns]  # (n, n, c)
             grad = g2[:, None, columns]
@@ -96,9 +117,9 @@ class GibbsKernel:
             log_grad, sign = grad.abs().log(), grad.sign()
             terms = sign * (log_grad + log_weights + e2[None, :, columns]).exp()
             x_grad[:, columns] = terms.sum(0)
-            if kernel_grad:
-                l_grad += (sign * (log_grad + log_weights + x2[None, :, columns]).exp()).sum(-1)
-        return x_grad.view(x.shape), l_grad
+            if l_grad is not None:
+                x2 = x_for_kernel.reshape(n, -1)[None, :, columns]
+                l_grad += (sign * (log_grad + log_weights + x2).exp()).sum(-1)
 
 
 def _chunk(n: int) -> int:
