@@ -1,6 +1,6 @@
 """The maths of sliceflow, public and method-agnostic: slicing and sorts, permutation plans, exact
-Wasserstein distances, hyperbolic geometry and projections, Gaussian closed forms, batched
-projection models, per-seed random draws.
+Wasserstein distances, entropic barycentres, hyperbolic geometry and projections, Gaussian closed
+forms, batched projection models, per-seed random draws.
 
 Every function works on batches of independent problems (a leading seed axis ``S``) and draws
 random numbers only from the ``torch.Generator`` of each seed it is given.
@@ -8,9 +8,16 @@ random numbers only from the ``torch.Generator`` of each seed it is given.
 
 from __future__ import annotations
 
+from sliceflow.ot.barycenter import BarycenterResult, barycenter
 from sliceflow.ot.draws import rand, randn, random_directions
 from sliceflow.ot.exact import exact_w2sq, exact_w2sq_batch
-from sliceflow.ot.gaussian import bures_w2sq, fit_gaussian, ou_law
+from sliceflow.ot.gaussian import (
+    BuresBarycenterResult,
+    bures_barycenter,
+    bures_w2sq,
+    fit_gaussian,
+    ou_law,
+)
 from sliceflow.ot.hyperbolic import (
     busemann,
     geodesic_coordinate,
@@ -29,8 +36,12 @@ from sliceflow.ot.slicing import (
 )
 
 __all__ = [
+    "BarycenterResult",
+    "BuresBarycenterResult",
     "PlanCosts",
     "argsort_rows",
+    "barycenter",
+    "bures_barycenter",
     "bures_w2sq",
     "busemann",
     "exact_w2sq",

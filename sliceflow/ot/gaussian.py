@@ -1,4 +1,5 @@
-"""Closed forms for Gaussians: the Ornstein–Uhlenbeck law, Bures–Wasserstein distance, entropy, KL.
+"""Closed forms for Gaussians: the Ornstein–Uhlenbeck law, Bures–Wasserstein distance and
+barycentre, entropy, KL.
 
 All functions work in float64 on batches: means ``(S, d)``, covariances ``(S, d, d)``.
 """
@@ -6,8 +7,12 @@ All functions work in float64 on batches: means ``(S, d)``, covariances ``(S, d,
 from __future__ import annotations
 
 import math
+import warnings
+from dataclasses import dataclass
 
 import torch
+
+_SIMPLEX_TOLERANCE = 1e-5
 
 
 def sym_apply(matrix: torch.Tensor, fn) -> torch.Tensor:
@@ -78,3 +83,111 @@ def gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor)
     half_logdet = chol.diagonal(dim1=-2, dim2=-1).log().sum(-1, keepdim=True)
     d = cov.shape[-1]
     return -0.5 * white.square().sum(1) - half_logdet - 0.5 * d * math.log(2 * math.pi)
+
+
+def _root(values: torch.Tensor) -> torch.Tensor:
+    return values.clamp(min=0).sqrt()
+
+
+@dataclass(frozen=True)
+class BuresBarycenterResult:
+    """``mean`` (d,), ``cov`` (d, d), ``n_iter`` fixed-point steps run, ``converged`` (bool)."""
+
+    mean: torch.Tensor
+    cov: torch.Tensor
+    n_iter: int
+    converged: bool
+
+
+def bures_barycenter(
+    means: torch.Tensor,
+    covs: torch.Tensor,
+    weights: torch.Tensor,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
+    return_info: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor] | BuresBarycenterResult:
+    """W2 barycentre of the Gaussians ``N(m_k, S_k)`` with weights ``w_k``: a Gaussian ``N(m, S)``.
+
+    .. math:: m = \\sum_k w_k m_k, \\quad S = \\sum_k w_k (S^{1/2} S_k S^{1/2})^{1/2},
+              \\quad S \\leftarrow S^{-1/2} \\Big(\\sum_k w_k (S^{1/2} S_k S^{1/2})^{1/2}\\Big)^2
+              S^{-1/2}
+
+    Parameters
+    ----------
+    means : Tensor (K, d)
+    covs : Tensor (K, d, d)
+        Symmetric positive definite covariances.
+    weights : Tensor (K,)
+        On the simplex (nonnegative, summing to 1 within 1e-5).
+    tol : float
+        Stop when ``||S_new - S||_F <= tol * ||S||_F``.
+    max_iter : int
+        Cap on fixed-point steps; reaching it unconverged raises a ``RuntimeWarning``.
+    return_info : bool
+        Return a :class:`BuresBarycenterResult` instead of ``(mean, cov)``.
+
+    Returns
+    -------
+    mean : Tensor (d,), cov : Tensor (d, d)
+        In the promoted floating dtype of the inputs (use float64 for tight tolerances).
+
+    Notes
+    -----
+    The iteration starts from ``sum_k w_k S_k``, stays symmetric positive definite and converges
+    (Álvarez-Esteban et al. 2016, Thm. 4.2) to the unique minimiser of
+    ``sum_k w_k W2^2(N(m, S), N(m_k, S_k))``. In 1-D, and whenever the ``S_k``
+    commute, ``S^{1/2} = sum_k w_k S_k^{1/2}``.
+    """
+    means, covs, weights = _check_gaussians(means, covs, weights, tol, max_iter)
+    mean = weights @ means  # (d,)
+    cov = torch.einsum("k,kij->ij", weights, covs)
+    converged, n_iter = False, 0
+    while n_iter < max_iter and not converged:
+        n_iter += 1
+        root = sym_apply(cov, _root)
+        inverse_root = torch.linalg.inv(root)
+        middle = torch.einsum("k,kij->ij", weights, sym_apply(root @ covs @ root, _root))
+        updated = inverse_root @ middle @ middle @ inverse_root
+        updated = (updated + updated.T) / 2  # rounding drifts off symmetry
+        change = torch.linalg.matrix_norm(updated - cov) / torch.linalg.matrix_norm(cov)
+        cov, converged = updated, bool(change <= tol)
+    if not converged:
+        warnings.warn(
+            f"bures_barycenter did not reach tol={tol} in max_iter={max_iter} steps; raise "
+            "max_iter or use float64",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    if return_info:
+        return BuresBarycenterResult(mean, cov, n_iter, converged)
+    return mean, cov
+
+
+def _check_gaussians(means, covs, weights, tol, max_iter):
+    """One-line ValueErrors for bad shapes or values; returns the inputs in one float dtype."""
+    means, covs, weights = (torch.as_tensor(x) for x in (means, covs, weights))
+    dtype = torch.promote_types(torch.promote_types(means.dtype, covs.dtype), weights.dtype)
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+    means, covs, weights = (x.to(dtype) for x in (means, covs, weights))
+    if means.dim() != 2:
+        raise ValueError(f"means must have shape (K, d); got {tuple(means.shape)}")
+    n_gauss, d = means.shape
+    if covs.shape != (n_gauss, d, d):
+        got = tuple(covs.shape)
+        raise ValueError(f"covs must have shape (K, d, d) = {(n_gauss, d, d)}; got {got}")
+    if weights.shape != (n_gauss,):
+        raise ValueError(f"weights must have shape (K,) = ({n_gauss},); got {tuple(weights.shape)}")
+    if not (means.isfinite().all() and covs.isfinite().all() and weights.isfinite().all()):
+        raise ValueError("means, covs and weights must be finite")
+    if (weights < 0).any() or abs(float(weights.sum()) - 1) > _SIMPLEX_TOLERANCE:
+        raise ValueError("weights must lie on the simplex; normalise them: weights / weights.sum()")
+    scale = covs.abs().amax(dim=(-2, -1), keepdim=True).clamp(min=1e-300)
+    if ((covs - covs.mT).abs() > 1e-8 * scale).any():
+        raise ValueError("covs must be symmetric; symmetrise them: (S + S.mT) / 2")
+    if (torch.linalg.eigvalsh(covs) <= 0).any():
+        raise ValueError("covs must be positive definite; add a small multiple of the identity")
+    if not (tol >= 0) or type(max_iter) is not int or max_iter < 1:
+        raise ValueError(f"tol must be >= 0 and max_iter a positive integer; got {tol}, {max_iter}")
+    return means, covs, weights
