@@ -56,10 +56,12 @@ class RunBook:
         self.snapshot_steps = task.snapshot_steps()
         shape, dtype = task.snapshot_shape()
         K = len(self.snapshot_steps)
-        self.particles = {label: np.full((K, *shape), np.nan, dtype=dtype) for label in self.labels}
+        fill = np.nan if np.dtype(dtype).kind in "fc" else -1  # a snapshot not yet taken
+        self.particles = {label: np.full((K, *shape), fill, dtype=dtype) for label in self.labels}
         self.arrays = task.arrays()
         self.rows: list[tuple] = []
         self.metric_rows: list[tuple] = []
+        self.table_rows: dict[str, list[tuple]] = {name: [] for name in task.tables}
         self.completed: dict[str, int] = {}
         self.elapsed: dict[str, float] = {}
         self.info: dict[str, dict[str, list]] = {}
@@ -80,8 +82,12 @@ class RunBook:
 
     def truncate(self, label: str, step: int) -> None:
         """Forget the rows of ``label`` from ``step`` on (they are recomputed on resume)."""
-        self.rows = [r for r in self.rows if r[0] != label or r[2] < step]
-        self.metric_rows = [r for r in self.metric_rows if r[0] != label or r[2] < step]
+
+        def keep(rows):
+            return [r for r in rows if r[0] != label or r[2] < step]
+
+        self.rows, self.metric_rows = keep(self.rows), keep(self.metric_rows)
+        self.table_rows = {name: keep(rows) for name, rows in self.table_rows.items()}
 
     def snapshot(self, stepper: Stepper) -> None:
         index = self.snapshot_steps.index(stepper.step)
@@ -89,13 +95,16 @@ class RunBook:
         self.checkpoints[stepper.label] = {"stepper": stepper.state_dict()}
         self.note(stepper)
 
-    def record(self, stepper: Stepper, step: int, values: dict, metrics: dict) -> None:
+    def record(self, stepper: Stepper, step: int, values: dict, metrics: dict,
+               tables: dict[str, list[tuple]] | None = None) -> None:  # fmt: skip
         label, schema = stepper.label, self.task.schema
         for i, seed in enumerate(self.scenario.seeds):
             cells = (float(values[c][i]) for c in schema.values)
             self.rows.append((label, seed, step, *cells, stepper.elapsed))
             for name, column in metrics.items():
                 self.metric_rows.append((label, seed, step, name, float(column[i])))
+        for name, rows in (tables or {}).items():
+            self.table_rows[name].extend(rows)
         self.completed[label] = step
         self.note(stepper)
 
@@ -124,6 +133,9 @@ class RunBook:
         if self.metric_rows:
             metric_rows = rundir.ordered_rows(self.metric_rows, self.labels)
             rundir.write_csv(out / rundir.METRICS_FILE, rundir.METRIC_COLUMNS, metric_rows)
+        for name, columns in self.task.tables.items():
+            rows = rundir.ordered_rows(self.table_rows[name], self.labels)
+            rundir.write_csv(out / name, columns, rows)
         arrays = {"steps": np.array(self.snapshot_steps), "seeds": np.array(self.scenario.seeds)}
         arrays.update(self.particles)
         arrays.update(self.arrays)
@@ -165,6 +177,7 @@ class RunBook:
             "base_dir": self.scenario.base_dir,
             "rows": self.rows,
             "metric_rows": self.metric_rows,
+            "table_rows": self.table_rows,
             "particles": self.particles,
             "completed": self.completed,
             "elapsed": self.elapsed,
@@ -182,6 +195,7 @@ class RunBook:
             )
         try:
             rows, metric_rows = list(saved["rows"]), list(saved["metric_rows"])
+            table_rows = {name: list(saved["table_rows"][name]) for name in self.task.tables}
             particles = {k: np.asarray(saved["particles"][k]) for k in self.labels}
             if any(particles[k].shape != self.particles[k].shape for k in self.labels):
                 raise ValueError("snapshot shapes differ")
@@ -193,6 +207,7 @@ class RunBook:
                 "to start over"
             ) from None
         self.rows, self.metric_rows, self.particles = rows, metric_rows, particles
+        self.table_rows = table_rows
         self.completed, self.elapsed, self.info = completed, elapsed, info
         self.checkpoints = checkpoints
 
@@ -206,6 +221,7 @@ class RunBook:
             snapshot_steps=list(self.snapshot_steps),
             particles=dict(self.particles),
             arrays=dict(self.arrays),
+            tables={k: rundir.ordered_rows(v, self.labels) for k, v in self.table_rows.items()},
             completed_steps=dict(self.completed),
             interrupted=self.interrupted,
             info=self.resolved()["run"],

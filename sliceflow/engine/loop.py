@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -40,22 +41,33 @@ def run_stepper(stepper: Stepper, book, task: Task, on_progress: ProgressCallbac
     """Advance ``stepper`` to its last step: snapshots, traced values, progress, flushes."""
     snapshots = set(book.snapshot_steps)
     every, last = task.trace_every, stepper.steps
+    with_notes = on_progress is not None and takes_note(on_progress)
     while True:
         step = stepper.step
         if step in snapshots:
             book.snapshot(stepper)
         traced = step % every == 0 or step == last
         if traced:  # values of the state before the step (e.g. the exact W2^2 of x_step)
-            note = None if on_progress is None else partial(on_progress, stepper.label, step, last)
+            note = partial(on_progress, stepper.label, step, last) if with_notes else None
             measured, metrics = stepper.measure(note), stepper.metrics()
+            tables = stepper.table_rows()
         produced = stepper.advance(want_values=traced)
         if traced:
-            book.record(stepper, step, {**produced, **measured}, metrics)
+            book.record(stepper, step, {**produced, **measured}, metrics, tables)
         if on_progress is not None:
             on_progress(stepper.label, step, last)
         if step == last:
             return
         book.flush()
+
+
+def takes_note(callback: ProgressCallback) -> bool:
+    """True if ``callback(label, step, total, note)`` is a valid call (notes are optional)."""
+    try:
+        inspect.signature(callback).bind("label", 0, 0, "note")
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def step_seconds(task: Task, label: str) -> float:

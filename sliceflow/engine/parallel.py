@@ -17,7 +17,7 @@ import traceback
 from typing import Any
 
 from sliceflow.engine.book import RunBook
-from sliceflow.engine.loop import run_stepper, threads, torch_device
+from sliceflow.engine.loop import run_stepper, takes_note, threads, torch_device
 from sliceflow.errors import UserError
 from sliceflow.tasks.base import Task
 
@@ -57,6 +57,7 @@ def run_parallel(task: Task, book: RunBook, labels: list[str], device: str, jobs
 
 
 def _collect(book: RunBook, results, waiting: set[str], workers, on_progress) -> None:
+    with_notes = on_progress is not None and takes_note(on_progress)
     while waiting:
         try:
             message = results.get(timeout=0.2)
@@ -68,7 +69,8 @@ def _collect(book: RunBook, results, waiting: set[str], workers, on_progress) ->
             continue
         kind, label = message[0], message[1]
         if kind == "progress" and on_progress is not None:
-            on_progress(label, *message[2:])
+            step, total, note = message[2:]
+            on_progress(label, step, total, note) if with_notes else on_progress(label, step, total)
         elif kind == "update":
             _merge(book, label, pickle.loads(message[2]))
             book.flush()
@@ -83,6 +85,8 @@ def _collect(book: RunBook, results, waiting: set[str], workers, on_progress) ->
 def _merge(book: RunBook, label: str, payload: dict[str, Any]) -> None:
     book.rows.extend(payload["rows"])
     book.metric_rows.extend(payload["metric_rows"])
+    for name, rows in payload["table_rows"].items():
+        book.table_rows[name].extend(rows)
     for index, snapshot, state in payload["snapshots"]:
         book.particles[label][index] = snapshot
         book.checkpoints[label] = {"stepper": state}
@@ -97,6 +101,7 @@ class StreamingBook(RunBook):
         super().__init__(task, None, "")
         self.label, self.results = label, results
         self.sent_rows = self.sent_metrics = 0
+        self.sent_tables = dict.fromkeys(self.table_rows, 0)
         self.new_snapshots: list[int] = []
         self.last_send = 0.0
 
@@ -111,6 +116,7 @@ class StreamingBook(RunBook):
         payload = {
             "rows": self.rows[self.sent_rows :],
             "metric_rows": self.metric_rows[self.sent_metrics :],
+            "table_rows": {k: v[self.sent_tables[k] :] for k, v in self.table_rows.items()},
             "snapshots": [
                 (i, self.particles[label][i], self.checkpoints[label]["stepper"])
                 for i in self.new_snapshots
@@ -123,6 +129,7 @@ class StreamingBook(RunBook):
         # die with the worker; bytes by value are safe.
         self.results.put(("update", label, pickle.dumps(payload)))
         self.sent_rows, self.sent_metrics = len(self.rows), len(self.metric_rows)
+        self.sent_tables = {k: len(v) for k, v in self.table_rows.items()}
         self.new_snapshots = []
         self.last_send = time.perf_counter()
 

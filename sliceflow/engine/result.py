@@ -23,6 +23,7 @@ class RunResult:
     snapshot_steps: list[int] = field(default_factory=list)
     particles: dict[str, np.ndarray] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    tables: dict[str, list[tuple]] = field(default_factory=dict)  # the task's extra tables
     completed_steps: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
     info: dict[str, Any] = field(default_factory=dict)

@@ -7,18 +7,13 @@ the functions that draw, so importing this package stays light.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+import importlib
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 from sliceflow.errors import RunDirError
-from sliceflow.report.io import RunData, is_interrupted, load_run, progress
-
-
-def file_label(label: str) -> str:
-    """A method label made safe for a file name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+from sliceflow.report.io import RunData, file_label, is_interrupted, load_run, progress
 
 
 def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
@@ -48,8 +43,7 @@ def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
     figure = trace_figure(run_series(run), quantity=run.schema.description,
                           log_time=settings.log_time, title=title)  # fmt: skip
     static(figure, f"{run.quantity} against the step", "trace")
-    for render in TASK_RENDERERS.get(run.task, []):
-        written += render(run, settings, figures, static)
+    written += task_figures(run, settings, figures, static)
     for name in metric_names(run):
         figure = metric_figure(run, name, log_time=settings.log_time)
         static(figure, f"metric {name} against the step", f"metrics_{file_label(name)}")
@@ -57,40 +51,12 @@ def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
     return written
 
 
-def render_particles(run: RunData, options, figures: list, static) -> list[Path]:
-    """snapshots.<fmt> and, if enabled, flow_<label>.gif per method and flows.gif."""
-    from sliceflow.report.document import EmbeddedFigure
-    from sliceflow.report.gif import write_gifs
-    from sliceflow.report.particles import load_particles
-    from sliceflow.report.snapshots import snapshots_figure
-
-    if not run.particles_path().exists():
+def task_figures(run: RunData, settings, figures: list, static) -> list[Path]:
+    """The figures only some kinds of run have: ``sliceflow.report.<task>.render``, if any."""
+    name = f"sliceflow.report.{run.task}"
+    if not run.task.isidentifier() or importlib.util.find_spec(name) is None:
         return []
-    particles = load_particles(run)
-    if not any(p.shape[0] for p in particles.positions.values()):
-        return []  # no snapshot was taken (or reached): nothing to draw
-    static(
-        snapshots_figure(run, particles, seed_index=options.gif_seed),
-        "particles at chosen flow steps",
-        "snapshots",
-    )
-    if not options.gif:
-        return []
-    gif_args = {
-        "seed_index": options.gif_seed,
-        "frames": options.gif_frames,
-        "fps": options.gif_fps,
-        "size_px": options.gif_size_px,
-    }
-    paths = write_gifs(run, particles, run.run_dir, file_label, **gif_args)
-    for path in paths:
-        caption = "all methods" if path.name == "flows.gif" else f"flow of {path.stem[5:]}"
-        figures.append(EmbeddedFigure(caption, path.name, path.read_bytes(), "image/gif"))
-    return paths
-
-
-# Figures only some kinds of run have, by task name: render(run, options, figures, static)
-TASK_RENDERERS: dict[str, list[Callable]] = {"flow": [render_particles]}
+    return importlib.import_module(name).render(run, settings, figures, static)
 
 
 def compare_runs(run_dirs, out=None, fmt: str = "png", threshold: float | None = None):
@@ -101,7 +67,6 @@ def compare_runs(run_dirs, out=None, fmt: str = "png", threshold: float | None =
 
 
 __all__ = [
-    "TASK_RENDERERS",
     "RunData",
     "RunDirError",
     "compare_runs",

@@ -5,6 +5,7 @@ Nothing here recomputes a flow: the report only ever reads what the engine wrote
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from sliceflow import rundir
 from sliceflow.errors import RunDirError
 from sliceflow.rundir import Drawing, MethodTrace, SummaryRow, TraceSchema
 
-__all__ = ["Progress", "RunData", "RunDirError", "is_interrupted", "load_run", "progress"]
+__all__ = [
+    "Progress", "RunData", "RunDirError", "file_label", "is_interrupted", "load_run", "progress"
+]  # fmt: skip
 
 
 @dataclass
@@ -208,3 +211,8 @@ def _ask_manifold(scenario: dict[str, Any]) -> Drawing:
         return cls(cls.Config.model_validate(params)).drawing() if cls else Drawing()
     except ValueError:
         return Drawing()
+
+
+def file_label(label: str) -> str:
+    """A method label made safe for a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)

@@ -7,6 +7,7 @@ knows a task or a method by name; at every step it calls, in this order::
     if step in task.snapshot_steps(): book keeps stepper.snapshot() and stepper.state_dict()
     if traced (step % task.trace_every == 0 or last step):
         measured = stepper.measure(); metrics = stepper.metrics()     # of the current state
+        rows of the task's extra tables: stepper.table_rows()
     produced = stepper.advance(want_values=traced)                     # one step (none at last)
     trace rows: method, seed, step, *(produced | measured)[schema.values], elapsed_s
 
@@ -47,6 +48,11 @@ class Stepper:
         """Extra per-seed diagnostics (name -> (S,)) recorded in metrics.csv."""
         return {}
 
+    def table_rows(self) -> dict[str, list[tuple]]:
+        """Rows for the task's extra tables (``Task.tables``), each ``(method, seed, step, ...)``,
+        produced at a traced step (called after ``measure``)."""
+        return {}
+
     def snapshot(self) -> np.ndarray:
         """The state kept at snapshot steps, (S, ...) (e.g. the particles)."""
         raise NotImplementedError
@@ -68,6 +74,8 @@ class Task:
     name: ClassVar[str] = ""
     Scenario: ClassVar[type] = object  # the pydantic model of its scenario files
     schema: ClassVar[TraceSchema] = TraceSchema()
+    # Extra CSV files of the run directory: file name -> columns (first: method, seed, step).
+    tables: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     @staticmethod
     def resolve_scenario(data: dict, parser, keep: list[str] | None) -> dict:
@@ -91,7 +99,8 @@ class Task:
         return [0, self.scenario.steps]
 
     def snapshot_shape(self) -> tuple[tuple[int, ...], np.dtype]:
-        """Shape (S, ...) and dtype of one ``Stepper.snapshot()``."""
+        """Shape (S, ...) and dtype of one ``Stepper.snapshot()`` (a snapshot not yet taken is
+        NaN for a float dtype, -1 for an integer one)."""
         raise NotImplementedError
 
     def arrays(self) -> dict[str, np.ndarray]:
