@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import ot
 import pytest
 import torch
@@ -97,27 +95,3 @@ def test_without_detach_the_particle_gradient_also_flows_through_the_model(name)
     amortized_sw(x_var, y, flow.direction(x_var, y, params)).sum().backward()
     torch.testing.assert_close(through, x_var.grad)
     assert not torch.allclose(through, fixed)  # f_psi(X, Y) depends on X
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_batched_seeds_equal_seeds_alone(name):
-    seeds = [0, 4, 9]
-    cls = get_flow(name)
-    x, y = clouds(seeds, dtype=torch.float32)
-    batch_x = flow_steps(cls(cls.Config(), make_context(seeds, dtype=torch.float32)), x, y)
-    for i, s in enumerate(seeds):
-        alone = cls(cls.Config(), make_context([s], dtype=torch.float32))
-        assert torch.equal(flow_steps(alone, x[i : i + 1], y[i : i + 1])[0], batch_x[i])
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_state_round_trip_continues_identically(name):
-    cls = get_flow(name)
-    x, y = clouds([1, 2])
-    flow = cls(cls.Config(), make_context([1, 2]))
-    x = flow_steps(flow, x, y, steps=2)
-    state = copy.deepcopy(flow.state_dict())
-    expected = flow_steps(flow, x, y, steps=2)
-    other = cls(cls.Config(), make_context([5, 6]))
-    other.load_state_dict(state)
-    assert torch.equal(flow_steps(other, x, y, steps=2), expected)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import ot
 import pytest
@@ -16,7 +14,7 @@ from sliceflow.manifolds.euclidean import Euclidean
 from sliceflow.ot.plans import PlanCosts
 from sliceflow.ot.projections import evaluate, init_parameters
 from sliceflow.ot.slicing import argsort_rows as order
-from tests.helpers import clouds, flow_steps, make_context
+from tests.helpers import clouds, make_context
 
 DGSWP = get_flow("dgswp")
 
@@ -129,34 +127,6 @@ def test_keep_best_keeps_a_copy_of_the_lowest_iterate(projection):
     assert (costs.argmin(dim=1) != 20).any()  # the test would be empty if the last were best
 
 
-@pytest.mark.parametrize("projection", ["linear", "mlp"])
-def test_batched_seeds_equal_seeds_alone(projection):
-    seeds = [0, 4, 9]
-    x, y = clouds(seeds, dtype=torch.float32)
-    config = DGSWP.Config(projection=projection, inner_steps=5, keep_best=True)
-    batch = DGSWP(config, make_context(seeds, dtype=torch.float32))
-    batch_x, batch_loss = flow_steps(batch, x, y)
-    for i, s in enumerate(seeds):
-        alone = DGSWP(config, make_context([s], dtype=torch.float32))
-        one_x, one_loss = flow_steps(alone, x[i : i + 1], y[i : i + 1])
-        assert torch.equal(one_x[0], batch_x[i]) and torch.equal(one_loss[0], batch_loss[i])
-
-
-def test_state_round_trip_continues_identically():
-    x, y = clouds([1, 2])
-    flow = DGSWP(small("mlp"), make_context([1, 2]))
-    x, _ = flow_steps(flow, x, y, steps=2)
-    state = copy.deepcopy(flow.state_dict())
-    rng = [g.get_state() for g in flow.context.generators]
-    expected, _ = flow_steps(flow, x, y, steps=2)
-    other = DGSWP(small("mlp"), make_context([5, 6]))
-    other.load_state_dict(state)
-    for g, r in zip(other.context.generators, rng, strict=True):
-        g.set_state(r)
-    resumed, _ = flow_steps(other, x, y, steps=2)
-    assert torch.equal(resumed, expected)
-
-
 def test_unequal_sizes_are_refused():
     gens = [torch.Generator()]
     context = FlowContext(1, 30, 40, 2, torch.float64, torch.device("cpu"), Euclidean(), gens)
@@ -210,15 +180,3 @@ def test_low_rank_stein_gradient_has_the_same_law_as_the_explicit_one():
         gap = a.mean(0) - b.mean(0)
         error = ((a.var(0) + b.var(0)) / 600).sqrt()
         assert (gap.abs() < 4 * error).all(), (moment, gap, error)
-
-
-def test_low_rank_path_batched_seeds_equal_seeds_alone():
-    seeds = [0, 4, 9]
-    x, y = clouds(seeds, n=8, d=30, dtype=torch.float32)
-    config = DGSWP.Config(projection="mlp", hidden=32, inner_steps=3, keep_best=True)
-    batch = DGSWP(config, make_context(seeds, n=8, d=30, dtype=torch.float32))
-    batch_x, batch_loss = flow_steps(batch, x, y)
-    for i, s in enumerate(seeds):
-        alone = DGSWP(config, make_context([s], n=8, d=30, dtype=torch.float32))
-        one_x, one_loss = flow_steps(alone, x[i : i + 1], y[i : i + 1])
-        assert torch.equal(one_x[0], batch_x[i]) and torch.equal(one_loss[0], batch_loss[i])
