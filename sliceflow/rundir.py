@@ -9,6 +9,7 @@ reader turns a damaged file into a one-line ``RunDirError`` that names the file 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import os
@@ -198,12 +199,17 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def write_torch(path: Path, data: Any) -> Path:
+CHECKPOINT_MAGIC = b"sliceflow checkpoint v1\n"
+
+
+def write_checkpoint(path: Path, data: Any) -> Path:
+    """``torch.save(data)`` behind a header and its SHA-256, so damage is always detected."""
     import torch
 
     buffer = io.BytesIO()
     torch.save(data, buffer)
-    return atomic_write_bytes(path, buffer.getvalue())
+    payload = buffer.getvalue()
+    return atomic_write_bytes(path, CHECKPOINT_MAGIC + hashlib.sha256(payload).digest() + payload)
 
 
 # -- readers ---------------------------------------------------------------------------------------
@@ -343,13 +349,12 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise RunDirError(f"{path}: unreadable ({error}); {REWRITE}") from None
+        reason = str(error).splitlines()[0][:80] if isinstance(error, zipfile.BadZipFile) else ""
+        raise RunDirError(f"{path}: not a readable .npz archive {reason}; {REWRITE}") from None
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """checkpoint.pt written by a run; RunDirError if it is missing, damaged or foreign."""
-    import pickle
-
     import torch
 
     if not path.is_file():
@@ -357,17 +362,18 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
             f"--resume: no {CHECKPOINT_FILE} in {str(path.parent)!r}; run without --resume or "
             "point --out at an interrupted run"
         )
+    start_over = "run without --resume to start over, or choose another --out"
     try:
-        saved = torch.load(path, weights_only=False, map_location="cpu")
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError,
-            AttributeError, ImportError, zipfile.BadZipFile) as error:  # fmt: skip
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise RunDirError(
-            f"{path}: not a readable checkpoint ({first}); run without --resume to start over"
-        ) from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise RunDirError(f"{path}: unreadable ({error.strerror}); {start_over}") from None
+    head, digest = len(CHECKPOINT_MAGIC), slice(len(CHECKPOINT_MAGIC), len(CHECKPOINT_MAGIC) + 32)
+    if not data.startswith(CHECKPOINT_MAGIC):
+        raise RunDirError(f"{path}: not a sliceflow checkpoint; {start_over}")
+    payload = data[head + 32 :]
+    if hashlib.sha256(payload).digest() != data[digest]:
+        raise RunDirError(f"{path}: damaged (its checksum does not match); {start_over}")
+    saved = torch.load(io.BytesIO(payload), weights_only=False, map_location="cpu")
     if not isinstance(saved, dict) or saved.get("format") != "sliceflow-checkpoint":
-        raise RunDirError(
-            f"{path}: not a sliceflow checkpoint; run without --resume to start over, or choose "
-            "another --out"
-        )
+        raise RunDirError(f"{path}: not a sliceflow checkpoint; {start_over}")
     return saved

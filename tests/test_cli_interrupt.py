@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -16,12 +17,15 @@ from tests.helpers import small_scenario
 
 @pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "2"])
-def test_ctrl_c_keeps_results_and_resume_finishes(tmp_path, write_scenario, jobs):
+def test_ctrl_c_keeps_results_and_the_printed_command_finishes_the_run(tmp_path, write_scenario,
+                                                                     jobs):  # fmt: skip
     methods = [{"method": "max_sw", "lr": 1.0, "inner_steps": 20}, {"method": "swd", "lr": 1.0}]
-    path = write_scenario(small_scenario(steps=3000, methods=methods, snapshots={"every": 100}))
+    path = write_scenario(small_scenario(steps=10, methods=methods, snapshots={"every": 100}))
     out = tmp_path / "out"
+    # command-line overrides: the printed hint must repeat them to continue the same scenario
     command = [sys.executable, "-m", "sliceflow", "run", str(path), "--out", str(out),
-               "--no-progress", "--no-gif", "--jobs", jobs]  # fmt: skip
+               "--steps", "3000", "--set", "methods.swd.lr=0.5", "--no-progress", "--no-gif",
+               "--jobs", jobs]  # fmt: skip
     env = {**os.environ, "MPLBACKEND": "Agg"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                text=True)  # fmt: skip
@@ -38,8 +42,10 @@ def test_ctrl_c_keeps_results_and_resume_finishes(tmp_path, write_scenario, jobs
     assert all(len(line.split(",")) == 6 for line in lines)  # no half-written row
     assert "missing" in (out / "report.md").read_text()
 
-    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, env=env,
-                             timeout=600)  # fmt: skip
+    hint = shlex.split(stderr.split("continue with: ")[1].strip())
+    assert hint[:2] == ["sliceflow", "run"] and hint[-1] == "--resume"
+    resumed = subprocess.run([sys.executable, "-m", "sliceflow", *hint[1:]], capture_output=True,
+                             text=True, env=env, timeout=600)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     trace = np.genfromtxt(out / "trace.csv", delimiter=",", names=True, dtype=None,
                           encoding=None)  # fmt: skip

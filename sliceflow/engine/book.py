@@ -141,7 +141,7 @@ class RunBook:
         arrays.update(self.arrays)
         rundir.write_npz(out / rundir.PARTICLES_FILE, arrays)
         rundir.write_yaml(out / rundir.SCENARIO_FILE, self.resolved())
-        rundir.write_torch(out / rundir.CHECKPOINT_FILE, self.checkpoint())
+        rundir.write_checkpoint(out / rundir.CHECKPOINT_FILE, self.checkpoint())
         self.last_flush = time.perf_counter()
         self.flush_cost = self.last_flush - now
 

@@ -117,10 +117,13 @@ class Task:
 
     @classmethod
     def check(cls, scenario) -> None:
-        """Everything ``sliceflow validate`` can check beyond the file (data files, shapes):
-        build the first seed's data; raise ScenarioError on a problem."""
+        """Everything ``sliceflow validate`` can check beyond the file (data files, shapes, each
+        method's parameters for this data): build the first seed's data and every method's
+        stepper; raise ScenarioError on a problem."""
         first = scenario.model_copy(update={"seeds": scenario.seeds[:1]})
-        cls(first, torch.device("cpu"))
+        task = cls(first, torch.device("cpu"))
+        for label in first.labels:
+            task.stepper(label)
 
 
 def _no_methods(name: str):

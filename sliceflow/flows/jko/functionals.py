@@ -131,8 +131,14 @@ class TargetSWTerm(_Term):
     kind: Literal["sw_target"]
 
 
-def _term_tag(value) -> str:
-    data = value if isinstance(value, dict) else value.model_dump()
+def _term_tag(value) -> str | None:
+    """The tag of a term given as a dict or a model; None (pydantic: "unable to extract tag")
+    for anything else, e.g. a number where a mapping belongs."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if not isinstance(value, dict):
+        return None
+    data = value
     kind = data.get("kind")
     if kind == "potential":
         name = data.get("potential")
