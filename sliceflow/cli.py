@@ -227,7 +227,7 @@ def compare_command(
     from sliceflow.report.compare import compare_runs
 
     try:
-        comparison = compare_runs(run_dirs, out=out, fmt=fmt or "png", threshold=threshold)
+        comparison = compare_runs(run_dirs, out=out, fmt=fmt, threshold=threshold)
     except UserError as error:
         fail(str(error))
     console.print(Markdown(comparison.markdown))

@@ -59,7 +59,7 @@ def task_figures(run: RunData, settings, figures: list, static) -> list[Path]:
     return importlib.import_module(name).render(run, settings, figures, static)
 
 
-def compare_runs(run_dirs, out=None, fmt: str = "png", threshold: float | None = None):
+def compare_runs(run_dirs, out=None, fmt: str | None = None, threshold: float | None = None):
     """Compare several runs: one trace figure and one table (see sliceflow.report.compare)."""
     from sliceflow.report.compare import compare_runs as _compare
 

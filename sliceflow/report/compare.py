@@ -51,10 +51,11 @@ def compare_runs(
     run_dirs: list[Path | str],
     *,
     out: Path | str | None = None,
-    fmt: str = "png",
+    fmt: str | None = None,
     threshold: float | None = None,
 ) -> Comparison:
-    """Write ``compare_trace.<fmt>`` and ``compare.md`` into ``out``.
+    """Write ``compare_trace.<fmt>`` and ``compare.md`` into ``out`` (``fmt`` None: the first
+    run's ``output.format``).
 
     ``out`` defaults to ``compare/`` beside the first run directory.
     """
@@ -62,7 +63,7 @@ def compare_runs(
         raise RunDirError("compare needs at least one run directory; pass RUN_DIR RUN_DIR ...")
     runs = [load_run(d) for d in run_dirs]
     names = run_names(runs)
-    settings = resolve_options(runs[0].scenario, format=fmt.lower(), threshold=threshold)
+    settings = resolve_options(runs[0].scenario, format=fmt, threshold=threshold)
     fmt, threshold = settings.format, settings.threshold
     out_dir = Path(out) if out is not None else Path(run_dirs[0]).parent / "compare"
     out_dir.mkdir(parents=True, exist_ok=True)
