@@ -21,11 +21,11 @@ import torch
 from sliceflow.ot._sinkhorn_loops import bmv, bvm, exp_floor, log_loop, vanilla_loop
 
 
-def _masked(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+def masked(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     return torch.where(active[:, None], values, torch.zeros_like(values))
 
 
-def _exp_potentials(neg_scaled, f, g, reg, out) -> torch.Tensor:
+def exp_potentials(neg_scaled, f, g, reg, out) -> torch.Tensor:
     """``exp((f_i + g_j - C_ij) / reg)`` into ``out`` (S, n, m), from ``neg_scaled = -C / reg``."""
     torch.add(neg_scaled, (g / reg[:, None]).unsqueeze(1), out=out)
     out.add_((f / reg[:, None]).unsqueeze(2)).clamp_min_(exp_floor(out.dtype))
@@ -46,15 +46,15 @@ def log_reverse_sweep(a, b, cost, history, n_iter, grad_f, grad_g, need_cost: bo
         if reg_cached is None or not torch.equal(reg, reg_cached):
             reg_cached, neg_scaled = reg, -cost / reg[:, None, None]
         # g_k: column-stochastic B = P_k / b_j, P_k = exp((f_k + g_k - C) / r)
-        weight = _masked(active, g_bar) / b  # (S, m)
-        plan = _exp_potentials(neg_scaled, f_k, g_k, reg, buffer)
+        weight = masked(active, g_bar) / b  # (S, m)
+        plan = exp_potentials(neg_scaled, f_k, g_k, reg, buffer)
         grad_b += reg[:, None] * weight
         if need_cost:
             grad_cost.addcmul_(plan, weight.unsqueeze(1))
         f_bar = torch.where(active[:, None], f_bar - bmv(plan, weight), f_bar)
         # f_k: row-stochastic A = P'_k / a_i, P'_k = exp((f_k + g_{k-1} - C) / r)
-        weight = _masked(active, f_bar) / a  # (S, n)
-        plan = _exp_potentials(neg_scaled, f_k, g_prev, reg, buffer)
+        weight = masked(active, f_bar) / a  # (S, n)
+        plan = exp_potentials(neg_scaled, f_k, g_prev, reg, buffer)
         grad_a += reg[:, None] * weight
         if need_cost:
             grad_cost.addcmul_(plan, weight.unsqueeze(2))
@@ -77,11 +77,11 @@ def vanilla_reverse_sweep(a, b, cost, reg, history, n_iter, grad_f, grad_g, need
     for k in range(us.shape[0], 0, -1):
         active = k <= n_iter
         u_k, v_k, v_prev = us[k - 1], vs[k], vs[k - 1]
-        v_bar_k = _masked(active, v_bar)
+        v_bar_k = masked(active, v_bar)
         t_bar = -v_bar_k * v_k * v_k / b  # dv/dt = -b / t^2 = -v^2 / b
         grad_b += v_bar_k * v_k / b  # dv/db = 1 / t = v / b
         u_bar = torch.where(active[:, None], u_bar + bmv(kernel, t_bar), u_bar)
-        u_bar_k = _masked(active, u_bar)
+        u_bar_k = masked(active, u_bar)
         s_bar = -u_bar_k * u_k * u_k / a
         grad_a += u_bar_k * u_k / a
         v_bar = torch.where(active[:, None], bvm(s_bar, kernel), v_bar)

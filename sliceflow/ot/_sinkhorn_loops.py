@@ -74,7 +74,7 @@ class LoopOutput:
     history: tuple[torch.Tensor, ...] | None = None
 
 
-class _Stopping:
+class Stopping:
     """Per-problem stopping: record errors, freeze the problems that meet ``tol``."""
 
     def __init__(self, like: torch.Tensor, tol: float):
@@ -98,7 +98,7 @@ class _Stopping:
         return LoopOutput(f, g, self.n_iter, self.converged, self.error, history)
 
 
-class _SoftMin:
+class SoftMin:
     """``LSE`` of ``(potential - C) / reg`` along rows or columns; caches ``-C / reg``."""
 
     def __init__(self, cost: torch.Tensor, differentiable: bool):
@@ -134,8 +134,8 @@ def log_loop(
 ) -> LoopOutput:
     """Log-domain Sinkhorn; ``history`` = (F (K, S, n), G (K+1, S, m), R (K, S)) if kept."""
     log_a, log_b = a.log(), b.log()
-    soft_min = _SoftMin(cost, differentiable)
-    stop = _Stopping(a, tol)
+    soft_min = SoftMin(cost, differentiable)
+    stop = Stopping(a, tol)
     g = torch.zeros_like(b)
     f = None
     fs, gs, regs = [], [g], []
@@ -177,8 +177,8 @@ def vanilla_loop(
     Raises ValueError when ``K = exp(-C / reg)`` or an iterate under/overflows.
     """
     kernel = torch.exp(-cost / reg)
-    _check_vanilla(kernel, cost, reg, "the kernel exp(-cost/reg)", 0)
-    stop = _Stopping(a, tol)
+    check_vanilla(kernel, cost, reg, "the kernel exp(-cost/reg)", 0)
+    stop = Stopping(a, tol)
     v = torch.ones_like(b)
     u = None
     us, vs = [], [v]
@@ -189,10 +189,10 @@ def vanilla_loop(
             if stop.record(torch.linalg.vector_norm(u * kv - a, dim=-1), settled):
                 break
         u_next = a / kv
-        _check_vanilla(u_next, cost, reg, "u = a / (K v)", k)
+        check_vanilla(u_next, cost, reg, "u = a / (K v)", k)
         u = u_next if u is None else torch.where(stop.active[:, None], u_next, u)
         v_next = b / bvm(u, kernel)
-        _check_vanilla(v_next, cost, reg, "v = b / (K^T u)", k)
+        check_vanilla(v_next, cost, reg, "v = b / (K^T u)", k)
         v = torch.where(stop.active[:, None], v_next, v)
         stop.n_iter += stop.active
         if keep_history:
@@ -203,7 +203,7 @@ def vanilla_loop(
     return stop.output(reg * u.log(), reg * v.log(), history)
 
 
-def _check_vanilla(values, cost, reg, what: str, iteration: int) -> None:
+def check_vanilla(values, cost, reg, what: str, iteration: int) -> None:
     """Vanilla must never hand back zeros, infinities or NaN: stop with a clear error."""
     with torch.no_grad():
         ok = (values > 0) & (values < math.inf)

@@ -13,39 +13,12 @@ between Optimal Transport and MMD using Sinkhorn Divergences", AISTATS 2019.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
 from sliceflow.ot._sinkhorn_checks import check_clouds, check_options, check_problem, check_weights
-from sliceflow.ot._sinkhorn_grad import EnvelopeObjective, UnrolledLog, UnrolledVanilla
-from sliceflow.ot._sinkhorn_loops import RegSchedule, exp_floor, log_loop, vanilla_loop
-
-
-@dataclass(frozen=True)
-class SinkhornResult:
-    """Outcome of :func:`sinkhorn`; every field has a leading ``S`` axis when batched.
-
-    entropic_cost : (S,) ``<P, C> + reg sum_ij P_ij (log P_ij - 1)``, the objective minimised
-    transport_cost : (S,) ``<P, C>`` (what POT's ``ot.sinkhorn2`` returns)
-    plan : (S, n, m) ``P = exp((f_i + g_j - C_ij) / reg)``; its columns sum to ``b`` exactly
-    f, g : (S, n), (S, m) dual potentials ``reg log u``, ``reg log v``
-    n_iter : (S,) iterations used (a problem stops changing once it has converged)
-    converged : (S,) whether ``||P 1 - a||_2 < tol`` was reached within ``max_iter``
-    marginal_error : (S,) ``||P 1 - a||_2`` of the returned plan
-    """
-
-    entropic_cost: torch.Tensor
-    transport_cost: torch.Tensor
-    plan: torch.Tensor
-    f: torch.Tensor
-    g: torch.Tensor
-    n_iter: torch.Tensor
-    converged: torch.Tensor
-    marginal_error: torch.Tensor
-
-    def _first(self) -> SinkhornResult:
-        return SinkhornResult(*(getattr(self, field.name)[0] for field in fields(self)))
+from sliceflow.ot._sinkhorn_solve import SinkhornResult, solve
 
 
 def sinkhorn(
@@ -114,46 +87,6 @@ def sinkhorn(
     start = None if scaling is None else cost.detach().amax(dim=(1, 2))
     result = solve(a, b, cost, float(reg), method, gradient, max_iter, tol, start, scaling)
     return result._first() if unbatched else result
-
-
-def solve(a, b, cost, reg, method, gradient, max_iter, tol, start, scaling) -> SinkhornResult:
-    """:func:`sinkhorn` on checked batched inputs; ``start`` (S,) is the annealing start."""
-    target = torch.full((cost.shape[0],), reg, dtype=cost.dtype, device=cost.device)
-    schedule = RegSchedule(target, start, scaling)
-    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (a, b, cost))
-    if needs_grad and gradient == "unrolled":
-        if method == "log":
-            f, g, n_iter, converged, error = UnrolledLog.apply(a, b, cost, schedule, max_iter, tol)
-        else:
-            f, g, n_iter, converged, error = UnrolledVanilla.apply(a, b, cost, reg, max_iter, tol)
-        return _assemble(cost, reg, f, g, n_iter, converged, error)
-    if needs_grad and gradient == "autograd":
-        out = _loop(a, b, cost, reg, method, schedule, max_iter, tol, differentiable=True)
-        return _assemble(cost, reg, out.f, out.g, out.n_iter, out.converged, out.error)
-    with torch.no_grad():
-        out = _loop(a, b, cost, reg, method, schedule, max_iter, tol, differentiable=False)
-        result = _assemble(cost, reg, out.f, out.g, out.n_iter, out.converged, out.error)
-    if not needs_grad:
-        return result
-    value = EnvelopeObjective.apply(cost, a, b, result.entropic_cost, result.plan, out.f, out.g)
-    return SinkhornResult(value, *(getattr(result, field.name) for field in fields(result)[1:]))
-
-
-def _loop(a, b, cost, reg, method, schedule, max_iter, tol, differentiable):
-    if method == "log":
-        return log_loop(a, b, cost, schedule, max_iter, tol, False, differentiable)
-    return vanilla_loop(a, b, cost, reg, max_iter, tol, False, differentiable)
-
-
-def _assemble(cost, reg, f, g, n_iter, converged, error) -> SinkhornResult:
-    """Plan and objectives from the final potentials, with differentiable torch operations."""
-    exponent = (f.unsqueeze(2) + g.unsqueeze(1) - cost) / reg
-    plan = torch.exp(torch.clamp_min(exponent, exp_floor(cost.dtype)))  # (S, n, m)
-    del exponent
-    # log P = (f + g - C) / reg turns the entropy into <f, P 1> + <g, P^T 1>: no log of zeros
-    entropic = (f * plan.sum(2)).sum(1) + (g * plan.sum(1)).sum(1) - reg * plan.sum(dim=(1, 2))
-    transport = (plan * cost).sum(dim=(1, 2))
-    return SinkhornResult(entropic, transport, plan, f, g, n_iter, converged, error)
 
 
 def squared_euclidean_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -248,7 +181,7 @@ def sinkhorn_divergence(
     if scaling is not None:
         start = torch.stack([c.detach().amax(dim=(1, 2)) for _, _, c in pairs]).amax(0)
     options = (float(reg), method, gradient, max_iter, tol, start, scaling)
-    results = [solve(*problem, *options) for problem in pairs]
+    results = [solve(*problem, *options, symmetric=i > 0) for i, problem in enumerate(pairs)]
     if debias:
         xy, xx, yy = results
         value = xy.entropic_cost - (xx.entropic_cost + yy.entropic_cost) / 2
