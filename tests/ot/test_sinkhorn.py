@@ -441,3 +441,13 @@ def test_memory_envelope_is_flat_and_unrolled_keeps_only_vectors():
     # 50 more iterations store 50 f (n = 40), 50 g (m = 30) and 50 reg values, in float64
     assert _saved_bytes("unrolled", 60) - _saved_bytes("unrolled", 10) == 50 * (40 + 30 + 1) * 8
     assert _saved_bytes("unrolled", 60) <= 0.5 * _saved_bytes("autograd", 60)
+
+
+def test_annealing_reaches_the_target_reg_before_stopping():
+    # iteration k runs at max(reg, max(C) / 2^(k-1)); even a tolerance every iterate meets can
+    # stop the problem only at the first iterate computed at the target reg
+    a, b, cost = _problem(28, batch=2)
+    reg = 0.013
+    result = sinkhorn(a, b, cost, reg, scaling=0.5, tol=10.0)
+    stages = torch.ceil(torch.log2(cost.amax(dim=(1, 2)) / reg)).long()
+    assert torch.equal(result.n_iter, 1 + stages)
