@@ -18,7 +18,14 @@ from __future__ import annotations
 
 import torch
 
-from sliceflow.ot._sinkhorn_loops import bmv, bvm, exp_floor, log_loop, vanilla_loop
+from sliceflow.ot._sinkhorn_loops import (
+    bmv,
+    bvm,
+    exp_floor,
+    log_loop,
+    scale_cost,
+    vanilla_loop,
+)
 
 
 def masked(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -44,7 +51,7 @@ def log_reverse_sweep(a, b, cost, history, n_iter, grad_f, grad_g, need_cost: bo
         active = k <= n_iter  # (S,)
         f_k, g_k, g_prev, reg = fs[k - 1], gs[k], gs[k - 1], regs[k - 1]
         if reg_cached is None or not torch.equal(reg, reg_cached):
-            reg_cached, neg_scaled = reg, -cost / reg[:, None, None]
+            reg_cached, neg_scaled = reg, scale_cost(cost, reg, neg_scaled)
         # g_k: column-stochastic B = P_k / b_j, P_k = exp((f_k + g_k - C) / r)
         weight = masked(active, g_bar) / b  # (S, m)
         plan = exp_potentials(neg_scaled, f_k, g_k, reg, buffer)

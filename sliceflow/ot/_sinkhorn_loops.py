@@ -99,7 +99,11 @@ class Stopping:
 
 
 class SoftMin:
-    """``LSE`` of ``(potential - C) / reg`` along rows or columns; caches ``-C / reg``."""
+    """``LSE`` of ``(potential - C) / reg`` along rows or columns, on two n x m buffers.
+
+    ``-C / reg`` is refilled in place when reg changes (every annealing iteration): fresh n x m
+    allocations cost page faults that, at n = 5000, take longer than the arithmetic.
+    """
 
     def __init__(self, cost: torch.Tensor, differentiable: bool):
         self.cost, self.differentiable = cost, differentiable
@@ -108,12 +112,23 @@ class SoftMin:
 
     def __call__(self, potential: torch.Tensor, reg: torch.Tensor, dim: int) -> torch.Tensor:
         if self.reg is None or not torch.equal(reg, self.reg):
-            self.reg, self.neg_scaled = reg, -self.cost / reg[:, None, None]
+            self.reg = reg
+            if self.differentiable:
+                self.neg_scaled = -self.cost / reg[:, None, None]
+            else:
+                self.neg_scaled = scale_cost(self.cost, reg, self.neg_scaled)
         # rows (dim=2) shift by g: (S, 1, m); columns (dim=1) by f: (S, n, 1)
         shifted = (potential / reg[:, None]).unsqueeze(3 - dim)
         if self.differentiable:
             return torch.logsumexp(self.neg_scaled + shifted, dim)
         return logsumexp_(torch.add(self.neg_scaled, shifted, out=self.buffer), dim)
+
+
+def scale_cost(cost: torch.Tensor, reg: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+    """``-C / reg`` (S, n, m), written into ``out`` when given."""
+    if out is None:
+        out = torch.empty_like(cost)
+    return torch.div(cost, -reg[:, None, None], out=out)
 
 
 def row_error(a, f, f_next, reg) -> torch.Tensor:

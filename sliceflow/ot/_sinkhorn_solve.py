@@ -17,15 +17,25 @@ from sliceflow.ot._sinkhorn_symmetric import (
 
 @dataclass(frozen=True)
 class SinkhornResult:
-    """Outcome of :func:`sinkhorn`; every field has a leading ``S`` axis when batched.
+    """Outcome of :func:`sinkhorn`; the leading ``S`` axis is absent for unbatched inputs.
 
-    entropic_cost : (S,) ``<P, C> + reg sum_ij P_ij (log P_ij - 1)``, the objective minimised
-    transport_cost : (S,) ``<P, C>`` (what POT's ``ot.sinkhorn2`` returns)
-    plan : (S, n, m) ``P = exp((f_i + g_j - C_ij) / reg)``; its columns sum to ``b`` exactly
-    f, g : (S, n), (S, m) dual potentials ``reg log u``, ``reg log v``
-    n_iter : (S,) iterations used (a problem stops changing once it has converged)
-    converged : (S,) whether ``||P 1 - a||_2 < tol`` was reached within ``max_iter``
-    marginal_error : (S,) ``||P 1 - a||_2`` of the returned plan
+    Attributes
+    ----------
+    entropic_cost : tensor (S,)
+        ``<P, C> + reg sum_ij P_ij (log P_ij - 1)``, the objective minimised
+    transport_cost : tensor (S,)
+        ``<P, C>``, what POT's ``ot.sinkhorn2`` returns
+    plan : tensor (S, n, m)
+        ``P = exp((f_i + g_j - C_ij) / reg)``; its columns sum to ``b`` exactly (alternating
+        iterations end with the v update)
+    f, g : tensors (S, n), (S, m)
+        dual potentials ``reg log u``, ``reg log v``
+    n_iter : int64 tensor (S,)
+        iterations used; a problem stops changing once it has converged
+    converged : bool tensor (S,)
+        whether ``||P 1 - a||_2 < tol`` was reached within ``max_iter``
+    marginal_error : tensor (S,)
+        ``||P 1 - a||_2`` of the returned plan
     """
 
     entropic_cost: torch.Tensor
@@ -37,8 +47,10 @@ class SinkhornResult:
     converged: torch.Tensor
     marginal_error: torch.Tensor
 
-    def _first(self) -> SinkhornResult:
-        return SinkhornResult(*(getattr(self, field.name)[0] for field in fields(self)))
+
+def first_problem(result: SinkhornResult) -> SinkhornResult:
+    """The result of problem 0 without the batch axis (unbatched in, unbatched out)."""
+    return SinkhornResult(*(getattr(result, field.name)[0] for field in fields(result)))
 
 
 def solve(

@@ -24,6 +24,7 @@ from sliceflow.ot._sinkhorn_loops import (
     bvm,
     check_vanilla,
     row_error,
+    scale_cost,
 )
 
 
@@ -88,7 +89,7 @@ def symmetric_log_reverse_sweep(a, cost, history, n_iter, grad_f, need_cost):
     for k in range(regs.shape[0], 0, -1):
         active, reg = k <= n_iter, regs[k - 1]
         if reg_cached is None or not torch.equal(reg, reg_cached):
-            reg_cached, neg_scaled = reg, -cost / reg[:, None, None]
+            reg_cached, neg_scaled = reg, scale_cost(cost, reg, neg_scaled)
         f_prev = fs[k - 1]
         image = 2 * fs[k] - f_prev  # T(f_{k-1}), recovered from f_k = (f_{k-1} + T) / 2
         image_bar = masked(active, f_bar) / 2

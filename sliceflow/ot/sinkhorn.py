@@ -17,8 +17,14 @@ from dataclasses import dataclass
 
 import torch
 
-from sliceflow.ot._sinkhorn_checks import check_clouds, check_options, check_problem, check_weights
-from sliceflow.ot._sinkhorn_solve import SinkhornResult, solve
+from sliceflow.ot._sinkhorn_checks import (
+    all_finite,
+    check_clouds,
+    check_options,
+    check_problem,
+    check_weights,
+)
+from sliceflow.ot._sinkhorn_solve import SinkhornResult, first_problem, solve
 
 
 def sinkhorn(
@@ -86,7 +92,7 @@ def sinkhorn(
     check_options(reg, method, gradient, max_iter, tol, scaling)
     start = None if scaling is None else _cost_range(cost)
     result = solve(a, b, cost, float(reg), method, gradient, max_iter, tol, start, scaling)
-    return result._first() if unbatched else result
+    return first_problem(result) if unbatched else result
 
 
 def squared_euclidean_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -99,19 +105,24 @@ def squared_euclidean_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """
     squared_x = x.square().sum(-1).unsqueeze(-1)  # (S, n, 1)
     squared_y = y.square().sum(-1).unsqueeze(-2)  # (S, 1, m)
-    if x.dim() == 2:
-        return torch.addmm(squared_x + squared_y, x, y.T, alpha=-2)
-    return torch.baddbmm(squared_x + squared_y, x, y.transpose(1, 2), alpha=-2)
+    # in place on the product, which (b)mm does not save: one n x m allocation
+    return torch.matmul(x, y.transpose(-1, -2)).mul_(-2).add_(squared_x).add_(squared_y)
 
 
 @dataclass(frozen=True)
 class SinkhornDivergenceResult:
-    """Outcome of :func:`sinkhorn_divergence`.
+    """Outcome of :func:`sinkhorn_divergence`; no ``S`` axis for unbatched clouds.
 
-    value : (S,) the debiased divergence (or ``OT_reg(x, y)`` when ``debias=False``)
-    converged : (S,) all the Sinkhorn problems behind ``value`` converged
-    n_iter : (S,) iterations of the slowest of those problems
-    xy, xx, yy : the :class:`SinkhornResult` of each problem (``xx``, ``yy`` None without debias)
+    Attributes
+    ----------
+    value : tensor (S,)
+        the debiased divergence, or ``OT_reg(x, y)`` when ``debias=False``
+    converged : bool tensor (S,)
+        whether every Sinkhorn problem behind ``value`` converged
+    n_iter : int64 tensor (S,)
+        iterations of the slowest of those problems
+    xy, xx, yy : SinkhornResult
+        each problem's result (``xx``, ``yy`` are None without debiasing)
     """
 
     value: torch.Tensor
@@ -198,8 +209,8 @@ def sinkhorn_divergence(
     converged = torch.stack([result.converged for result in results]).all(0)
     n_iter = torch.stack([result.n_iter for result in results]).amax(0)
     if unbatched:
-        xx, yy = (None if r is None else r._first() for r in (xx, yy))
-        return SinkhornDivergenceResult(value[0], converged[0], n_iter[0], xy._first(), xx, yy)
+        xy, xx, yy = (None if r is None else first_problem(r) for r in (xy, xx, yy))
+        return SinkhornDivergenceResult(value[0], converged[0], n_iter[0], xy, xx, yy)
     return SinkhornDivergenceResult(value, converged, n_iter, xy, xx, yy)
 
 
@@ -231,6 +242,6 @@ def _cost_matrix(cost, x, y) -> torch.Tensor:
     if not isinstance(matrix, torch.Tensor) or tuple(matrix.shape) != expected:
         shape = tuple(matrix.shape) if isinstance(matrix, torch.Tensor) else type(matrix)
         raise ValueError(f"cost(x, y) returned shape {shape}; expected (S, n, m) = {expected}")
-    if not bool(torch.isfinite(matrix.detach()).all()):
+    if not all_finite(matrix):
         raise ValueError("cost(x, y) has non-finite entries (inf or NaN); check the points")
     return matrix
