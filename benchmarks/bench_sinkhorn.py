@@ -223,7 +223,6 @@ def main() -> None:
     for n in args.sizes:
         # POT's graph keeps 2 n x m matrices per iteration for each problem that depends on x
         # (measured in [3]): 10 iterations at n = 5000 already hold 4 GB
-
         same_iterations(n, n_iter=100 if n <= 1000 else 10, repeats=args.repeats)
         annealed(n, args.repeats)
     memory(1000, n_iter=100)
