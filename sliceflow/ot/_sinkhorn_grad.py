@@ -29,6 +29,7 @@ from sliceflow.ot._sinkhorn_loops import (
 
 
 def masked(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Rows of ``values`` (S, k) of the active problems, zeros for the frozen ones."""
     return torch.where(active[:, None], values, torch.zeros_like(values))
 
 

@@ -78,12 +78,12 @@ class Stopping:
     """Per-problem stopping: record errors, freeze the problems that meet ``tol``."""
 
     def __init__(self, like: torch.Tensor, tol: float):
-        size = like.shape[0]
+        size, device = like.shape[0], like.device
         self.tol = tol
-        self.active = torch.ones(size, dtype=torch.bool)
-        self.converged = torch.zeros(size, dtype=torch.bool)
-        self.n_iter = torch.zeros(size, dtype=torch.int64)
-        self.error = torch.full((size,), math.inf, dtype=like.dtype)
+        self.active = torch.ones(size, dtype=torch.bool, device=device)
+        self.converged = torch.zeros(size, dtype=torch.bool, device=device)
+        self.n_iter = torch.zeros(size, dtype=torch.int64, device=device)
+        self.error = torch.full((size,), math.inf, dtype=like.dtype, device=device)
 
     def record(self, error: torch.Tensor, settled: torch.Tensor) -> bool:
         """Store the errors of the active problems; True when none is left active."""
@@ -167,7 +167,8 @@ def log_loop(
         g = torch.where(stop.active[:, None], g_next, g)
         stop.n_iter += stop.active
         if keep_history:
-            fs.append(f), gs.append(g)
+            fs.append(f)
+            gs.append(g)
         regs.append(reg)
     else:  # max_iter reached: the error of the last iterates costs one more row pass
         reg = regs[-1]
@@ -211,7 +212,8 @@ def vanilla_loop(
         v = torch.where(stop.active[:, None], v_next, v)
         stop.n_iter += stop.active
         if keep_history:
-            us.append(u), vs.append(v)
+            us.append(u)
+            vs.append(v)
     else:
         stop.record(torch.linalg.vector_norm(u * bmv(kernel, v) - a, dim=-1), settled)
     history = (torch.stack(us), torch.stack(vs)) if keep_history else None

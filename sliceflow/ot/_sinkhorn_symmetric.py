@@ -116,7 +116,8 @@ def symmetric_vanilla_reverse_sweep(a, cost, reg, history, n_iter, grad_f, need_
         square = u_k * u_k  # w
         grad_a += w_bar * square / a
         s_bar = -w_bar * square * square / (a * u_prev)  # -w_bar w / s with s = a u_prev / w
-        lefts.append(s_bar), rights.append(u_prev)
+        lefts.append(s_bar)
+        rights.append(u_prev)
         previous = w_bar * square / u_prev + bvm(s_bar, kernel)
         u_bar = torch.where(active[:, None], previous, u_bar)
     grad_cost = None
