@@ -1,5 +1,5 @@
 """The maths of sliceflow, public and method-agnostic: slicing and sorts, permutation plans, exact
-Wasserstein distances, entropic barycentres, hyperbolic geometry and projections, Gaussian closed
+Wasserstein distances, Sinkhorn (hand-derived gradients), entropic barycentres, hyperbolic geometry and projections, Gaussian closed
 forms, batched projection models, per-seed random draws.
 
 Every function works on batches of independent problems (a leading seed axis ``S``) and draws
@@ -27,6 +27,13 @@ from sliceflow.ot.hyperbolic import (
     squared_geodesic_cost,
 )
 from sliceflow.ot.plans import PlanCosts, plan_cost, plan_costs
+from sliceflow.ot.sinkhorn import (
+    SinkhornDivergenceResult,
+    SinkhornResult,
+    sinkhorn,
+    sinkhorn_divergence,
+    squared_euclidean_cost,
+)
 from sliceflow.ot.slicing import (
     argsort_rows,
     sliced_wasserstein2,
@@ -39,6 +46,8 @@ __all__ = [
     "BarycenterResult",
     "BuresBarycenterResult",
     "PlanCosts",
+    "SinkhornDivergenceResult",
+    "SinkhornResult",
     "argsort_rows",
     "barycenter",
     "bures_barycenter",
@@ -57,9 +66,12 @@ __all__ = [
     "rand",
     "randn",
     "random_directions",
+    "sinkhorn",
+    "sinkhorn_divergence",
     "sliced_wasserstein2",
     "sort_samples",
     "sorted_diff",
+    "squared_euclidean_cost",
     "squared_geodesic_cost",
     "wasserstein2_1d",
 ]
