@@ -1,6 +1,6 @@
 """The maths of sliceflow, public and method-agnostic: slicing and sorts, permutation plans, exact
-Wasserstein distances, Sinkhorn (hand-derived gradients), entropic barycentres, hyperbolic geometry and projections, Gaussian closed
-forms, batched projection models, per-seed random draws.
+Wasserstein distances, Sinkhorn (hand-derived gradients), entropic barycentres, hyperbolic
+geometry and projections, Gaussian closed forms, batched projection models, per-seed draws.
 
 Every function works on batches of independent problems (a leading seed axis ``S``) and draws
 random numbers only from the ``torch.Generator`` of each seed it is given.
