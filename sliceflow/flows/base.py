@@ -88,7 +88,8 @@ class Flow:
     def counters(self) -> dict[str, np.ndarray]:
         """Per-seed event counts since the start of the run (name -> (S,) integers), reported in
         scenario.yaml's ``run`` section, e.g. solves that stopped at their iteration limit.
-        A flow that counts keeps its counts in ``state_dict`` so that ``--resume`` continues them."""
+        A flow that counts keeps its counts in ``state_dict``, so that ``--resume`` continues
+        them."""
         return {}
 
     # -- persistence (``--resume``) ------------------------------------------------------------
