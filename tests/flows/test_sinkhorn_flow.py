@@ -50,14 +50,16 @@ def test_envelope_gradient_equals_autograd_through_the_converged_divergence(debi
     assert torch.allclose(grad, expected, rtol=1e-7, atol=1e-12)
 
 
-def test_blur_is_geomloss_blur_and_the_loss_twice_its_value():
+@pytest.mark.parametrize("debias", [True, False])
+def test_blur_is_geomloss_blur_and_the_loss_twice_its_value(debias):
     """Our cost |x - y|^2 with reg = 2 blur^2 is GeomLoss's |x - y|^2 / 2 with eps = blur^2."""
     geomloss = pytest.importorskip("geomloss")
     x, y = clouds([2], n=40)
-    flow = make_flow("sinkhorn", seeds=[2], n=40, m=40, blur=0.5, tol=1e-13, max_iter=5000)
+    flow = make_flow("sinkhorn", seeds=[2], n=40, m=40, blur=0.5, tol=1e-13, max_iter=5000,
+                     debias=debias)  # fmt: skip
     loss, grad = value_and_grad(flow, x, y)
     samples_loss = geomloss.SamplesLoss(
-        "sinkhorn", p=2, blur=0.5, scaling=0.999, backend="tensorized"
+        "sinkhorn", p=2, blur=0.5, scaling=0.999, debias=debias, backend="tensorized"
     )
     xv = x.detach().requires_grad_(True)
     theirs = samples_loss(xv, y)  # (1,)
