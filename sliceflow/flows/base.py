@@ -13,6 +13,8 @@ Hooks, in the order the engine calls them at every flow step::
 
 A flow with ``implicit = True`` (JKO-style schemes) instead returns the new particles from
 ``implicit_step(x, y)``; the engine still calls ``loss`` (without gradient) for the trace.
+``counters()`` reports per-seed event counts (e.g. solves that did not converge) to the run's
+``scenario.yaml``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,6 +83,13 @@ class Flow:
 
     def extra_metrics(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
         """Optional per-seed diagnostics (name -> (S,) tensor) recorded in ``metrics.csv``."""
+        return {}
+
+    def counters(self) -> dict[str, np.ndarray]:
+        """Per-seed event counts since the start of the run (name -> (S,) integers), reported in
+        scenario.yaml's ``run`` section, e.g. solves that stopped at their iteration limit.
+        A flow that counts keeps its counts in ``state_dict``, so that ``--resume`` continues
+        them."""
         return {}
 
     # -- persistence (``--resume``) ------------------------------------------------------------

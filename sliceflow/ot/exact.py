@@ -33,26 +33,68 @@ class TraceSolverError(RuntimeError):
     """POT could not reach optimality even with the largest iteration budget."""
 
 
+def _until_optimal(solve, max_iter: int, name: str):
+    """``solve(numItermax) -> (result, log)`` retried with 10x the budget until POT says optimal.
+
+    POT returns a wrong result (not a bound) when ``numItermax`` is reached; ``log=True``
+    exposes ``result_code``/``warning``.
+    """
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # we read the outcome from the log instead
+            result, info = solve(max_iter)
+        if info.get("warning") is None and info.get("result_code", 1) == 1:
+            return result
+        if max_iter >= MAX_ITER_LIMIT:
+            raise TraceSolverError(f"{name} did not converge with numItermax={max_iter}")
+        max_iter *= 10
+        log.warning("%s reached numItermax; retrying with numItermax=%d", name, max_iter)
+
+
+def _uniform(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n, m = cost.shape
+    return np.full(n, 1.0 / n), np.full(m, 1.0 / m)
+
+
 def emd2_checked(cost: np.ndarray, max_iter: int = MAX_ITER_START) -> float:
     """``ot.emd2`` with uniform weights, never silently wrong.
 
     .. math:: W(\\mu, \\nu) = \\min_{P \\in U(a, b)} \\langle P, M \\rangle
 
-    POT returns a wrong value (not a bound) when ``numItermax`` is reached; ``log=True`` exposes
-    ``result_code``/``warning``, and the solve is retried with 10x the budget until it converges.
+    The solve is retried with 10x the budget until POT reports optimality.
     """
-    n, m = cost.shape
-    a, b = np.full(n, 1.0 / n), np.full(m, 1.0 / m)
-    while True:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # we read the outcome from the log instead
-            value, info = ot.emd2(a, b, cost, numItermax=max_iter, log=True)
-        if info.get("warning") is None and info.get("result_code", 1) == 1:
-            return float(value)
-        if max_iter >= MAX_ITER_LIMIT:
-            raise TraceSolverError(f"ot.emd2 did not converge with numItermax={max_iter}")
-        max_iter *= 10
-        log.warning("ot.emd2 reached numItermax; retrying with numItermax=%d", max_iter)
+    a, b = _uniform(cost)
+    solve = lambda k: ot.emd2(a, b, cost, numItermax=k, log=True)  # noqa: E731
+    return float(_until_optimal(solve, max_iter, "ot.emd2"))
+
+
+def emd_checked(cost: np.ndarray, max_iter: int = MAX_ITER_START) -> np.ndarray:
+    """An optimal plan (n, m) of ``ot.emd`` with uniform weights, retried like :func:`emd2_checked`.
+
+    .. math:: P^\\star \\in \\arg\\min_{P \\in U(a, b)} \\langle P, M \\rangle
+    """
+    a, b = _uniform(cost)
+    solve = lambda k: ot.emd(a, b, cost, numItermax=k, log=True)  # noqa: E731
+    return _until_optimal(solve, max_iter, "ot.emd")
+
+
+def exact_plan(cost: np.ndarray, solver: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Support of an optimal plan between uniform measures: ``rows, cols, mass`` (k,) each.
+
+    .. math:: \\sum_{t} \\mathrm{mass}_t\\, M_{\\mathrm{rows}_t, \\mathrm{cols}_t} = W(\\mu, \\nu)
+
+    The same solvers as :func:`exact_w2sq`: with ``auto``, scipy's assignment (a permutation,
+    mass ``1/n`` each) for equal sizes up to ``ASSIGNMENT_MAX_N``, else the checked ``ot.emd``
+    (at most ``n + m - 1`` entries, a vertex of the transport polytope). ``cost`` must be finite.
+    """
+    if solver == "assignment" or (
+        solver == "auto" and cost.shape[0] == cost.shape[1] <= ASSIGNMENT_MAX_N
+    ):
+        rows, cols = linear_sum_assignment(cost)
+        return rows, cols, np.full(rows.shape, 1.0 / cost.shape[0])
+    plan = emd_checked(cost)
+    rows, cols = np.nonzero(plan)
+    return rows, cols, plan[rows, cols]
 
 
 def exact_w2sq(cost: np.ndarray, solver: str = "auto") -> float:

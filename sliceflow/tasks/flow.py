@@ -163,7 +163,10 @@ class ParticleStepper(Stepper):
         return self.x.detach().cpu().numpy()
 
     def info(self) -> dict[str, list]:
+        """The flow's own per-seed counters, then the divergence book's."""
+        counted = {name: np.asarray(v).tolist() for name, v in self.flow.counters().items()}
         return {
+            **counted,
             "nonfinite_particles": self.nonfinite.tolist(),
             "diverged_at_step": self.diverged_at.tolist(),
         }

@@ -26,6 +26,7 @@ JKO_FUNCTIONAL = [
 FAST = {"inner_steps": 3}  # every flow with an inner loop: keep it short
 EXTRA_PARAMS = {
     "jko_sw": {"functional": JKO_FUNCTIONAL, "n_projections": 20, "inner_lr": 1.0},
+    "sinkhorn": {"blur": 0.2},  # reg or blur has no default
 }
 MORE_CASES = [
     ("dgswp", "euclidean", {"projection": "mlp", "hidden": 16, "keep_best": True}, {}),
@@ -36,6 +37,9 @@ MORE_CASES = [
      "estimator": "flow"}], "representation": "normalizing_flow", "optimizer": "adam",
      "inner_lr": 0.005, "n_projections": 20,
      "normalizing_flow": {"transforms": 1, "hidden_features": [8]}}, {}),
+    ("exact_ot", "euclidean", {"solver": "pot"}, {}),
+    ("sinkhorn", "euclidean", {"reg": 0.05, "debias": False, "gradient": "unrolled"}, {}),
+    ("sinkhorn", "poincare", {"blur": 0.2, "solver": "vanilla", "scaling": None}, {}),
 ]  # fmt: skip
 
 

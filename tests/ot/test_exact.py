@@ -11,7 +11,7 @@ import torch
 
 from sliceflow.manifolds import Euclidean
 from sliceflow.ot import exact as exact_module
-from sliceflow.ot.exact import emd2_checked, exact_w2sq, exact_w2sq_batch
+from sliceflow.ot.exact import emd2_checked, emd_checked, exact_plan, exact_w2sq, exact_w2sq_batch
 from sliceflow.rundir import quartiles_log10
 
 
@@ -36,6 +36,28 @@ def test_iteration_limit_is_raised_not_ignored(caplog):
         value = emd2_checked(cost, max_iter=10)  # far too few: POT stops early, we retry
     assert value == pytest.approx(ot.emd2([], [], cost, numItermax=10**7), rel=1e-12)
     assert "numItermax" in caplog.text
+
+
+def test_plan_iteration_limit_is_raised_not_ignored(caplog):
+    rng = np.random.RandomState(2)
+    cost = ot.dist(rng.randn(200, 2), rng.randn(150, 2))
+    with caplog.at_level("WARNING", logger="sliceflow"):
+        plan = emd_checked(cost, max_iter=10)  # POT's plan at 10 iterations is not optimal
+    assert float((plan * cost).sum()) == pytest.approx(ot.emd2([], [], cost), rel=1e-12)
+    assert "ot.emd reached numItermax" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("n", "m", "solver"), [(40, 40, "auto"), (40, 40, "pot"), (30, 45, "auto")]
+)
+def test_exact_plan_is_a_sparse_optimal_plan_with_uniform_marginals(n, m, solver):
+    rng = np.random.RandomState(3)
+    cost = ot.dist(rng.randn(n, 2), rng.randn(m, 2) + 1)
+    rows, cols, mass = exact_plan(cost, solver)
+    assert len(rows) <= n + m - 1  # a vertex of the transport polytope
+    np.testing.assert_allclose(np.bincount(rows, mass, n), 1 / n, rtol=1e-12)
+    np.testing.assert_allclose(np.bincount(cols, mass, m), 1 / m, rtol=1e-12)
+    assert (mass * cost[rows, cols]).sum() == pytest.approx(ot.emd2([], [], cost), rel=1e-12)
 
 
 def test_batch_trace_matches_direct_emd2_per_seed():
