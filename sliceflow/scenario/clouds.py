@@ -65,7 +65,7 @@ def sample_distribution(
 @dataclass
 class WeightedTargets:
     """The targets of a barycentre flow (``targets:``): clouds ``Y_k`` (S, m_k, d) and weights
-    ``w_k`` summing to 1; each seed draws target k from its own stream ``Stream(i, "target", k)``."""
+    ``w_k`` summing to 1; seed i draws target k from its own stream ``Stream(i, "target", k)``."""
 
     clouds: list[torch.Tensor]
     weights: list[float]
@@ -89,7 +89,8 @@ def make_clouds(scenario: Scenario, manifold, dtype: torch.dtype, device) -> tup
         for k, spec in enumerate(specs):
             side = "target" if single else ("targets", k)
             stream = Stream(seed, "target", k)
-            drawn.append((*sample_distribution(spec, n, stream, scenario.dim, scenario, side), side))
+            points, where = sample_distribution(spec, n, stream, scenario.dim, scenario, side)
+            drawn.append((points, where, side))
         x, x_where = sample_distribution(
             scenario.source, n, Stream(seed, "source"), drawn[0][0].shape[1], scenario, "source"
         )

@@ -55,7 +55,8 @@ class WeightedFlows:
         """Each flow's metrics, suffixed ``_target<k>``."""
         found = {}
         for k, (flow, cloud) in enumerate(zip(self.flows, y.clouds, strict=True)):
-            found |= {f"{name}_target{k}": v for name, v in flow.extra_metrics(x, cloud, step).items()}
+            metrics = flow.extra_metrics(x, cloud, step)
+            found |= {f"{name}_target{k}": value for name, value in metrics.items()}
         return found
 
     def state_dict(self) -> dict[str, Any]:

@@ -63,6 +63,7 @@ class DictionaryStepper(Stepper):
     """
 
     Config = WDLConfig
+    summary = "dictionary learning: atoms and weights by Adam through log-domain barycentres"
 
     def __init__(self, spec, task) -> None:
         self.label, self.config = spec.label, spec.params
