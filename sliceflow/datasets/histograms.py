@@ -83,8 +83,8 @@ def gaussian_histograms(x: np.ndarray, means: np.ndarray, stds: np.ndarray) -> n
 
 
 class GaussianBarycentersConfig(DatasetConfig):
-    n_bins: int = Field(64, ge=2)
-    n_data: int = Field(40, gt=0)
+    n_bins: int = Field(64, ge=2, le=100_000)
+    n_data: int = Field(40, gt=0, le=1_000_000)
     means: list[float] = [0.2, 0.5, 0.8]
     stds: list[float] = [0.05, 0.08, 0.04]
     concentration: float | list[float] = Field(

@@ -120,6 +120,10 @@ def scenario_table(run: RunData) -> list[list[str]]:
     for side in ("source", "target"):
         if side in scenario:
             rows.append([side, _describe_distribution(scenario[side])])
+    if isinstance(scenario.get("data"), dict):  # a dictionary run's histograms and grid
+        rows.append(["data", _describe_distribution(scenario["data"])])
+        grid = run.run_info.get("grid_shape")
+        rows.append(["grid", " x ".join(str(g) for g in grid) if isinstance(grid, list) else "n/a"])
     targets = scenario.get("targets")
     for k, spec in enumerate(targets if isinstance(targets, list) else []):
         rows.append([f"target {k}", _describe_distribution(spec)])

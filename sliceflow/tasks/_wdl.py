@@ -30,9 +30,9 @@ class WDLConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    n_atoms: int = Field(gt=0, description="K, the number of atoms")
+    n_atoms: int = Field(gt=0, le=100_000, description="K, the number of atoms")
     reg: float = Field(gt=0, description="entropic regularisation of the barycentres")
-    n_iter: int = Field(25, gt=0, description="log-domain barycentre iterations (fixed)")
+    n_iter: int = Field(25, gt=0, le=1_000_000, description="log-domain iterations (fixed)")
     lr: float = Field(0.1, gt=0, description="Adam step size on the softmax logits")
     loss: Literal["quadratic", "kl"] = "quadratic"
     gradient: Literal["unrolled", "autograd"] = "unrolled"
@@ -119,7 +119,10 @@ class DictionaryStepper(Stepper):
         loss = l2 = 0.0
         for rows in self._chunks():
             with torch.set_grad_enabled(learn):
-                b = self.reconstruct(s, rows)
+                try:
+                    b = self.reconstruct(s, rows)
+                except ValueError:  # non-finite iterates (e.g. a reg far too small): frozen
+                    return np.inf, np.inf
                 d = self.data[s, rows]
                 value = reconstruction_loss(b, d, self.config.loss)
                 if learn:
@@ -178,7 +181,10 @@ class DictionaryStepper(Stepper):
         out[:, :K] = self.atoms().double().cpu().numpy()
         with torch.no_grad():
             for s in range(S):
-                b = self.reconstruct(s, slice(0, self.n_shown))
+                try:
+                    b = self.reconstruct(s, slice(0, self.n_shown))
+                except ValueError:  # non-finite iterates: the seed is (or will be) frozen
+                    continue
                 out[s, self.width :] = b.double().cpu().numpy()
         return out
 

@@ -137,6 +137,9 @@ class DictionaryLearning(Task):
         self.data = self.data.to(device=device, dtype=self.dtype)  # (S, N, n)
         grid = torch.from_numpy(self.grid).to(device=device, dtype=self.dtype)
         self.cost = torch.cdist(grid, grid).square()  # (n, n) squared Euclidean
+        if not self.cost.isfinite().all():
+            raise self._fail(f"grid size {scenario.grid.size:g} makes the cost overflow; give a "
+                             "size of order 1", ("grid", "size"))  # fmt: skip
         known = made[0].atoms is not None
         self.true_atoms = np.stack([m.atoms for m in made]) if known else None  # (S, K, n)
         self.true_weights = np.stack([m.weights for m in made]) if known else None
