@@ -196,12 +196,14 @@ def read_weights(run: RunData, seed: int) -> dict[str, np.ndarray]:
         weights = {}
         for label, cells in found.items():
             N, K = (max(i for i, _ in cells) + 1), (max(k for _, k in cells) + 1)
+            if min(N, K) < 1 or N * K > len(cells):
+                raise ValueError(f"method {label}: {len(cells)} weights for {N} data x {K} atoms")
             table = np.full((N, K), np.nan)
             for (i, k), value in cells.items():
                 table[i, k] = value
             weights[label] = table
         return weights
-    except (KeyError, ValueError) as error:
+    except (KeyError, ValueError, TypeError) as error:
         raise RunDirError(f"{path}: malformed content ({error}); {rundir.REWRITE}") from None
 
 
