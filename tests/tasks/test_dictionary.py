@@ -188,3 +188,16 @@ def test_a_file_of_images_sets_the_grid_and_a_wrong_grid_is_refused(tmp_path):
 def test_digits_scenario_validates():
     outcome = CliRunner().invoke(app, ["validate", str(SCENARIOS / "dictionary_digits.yaml")])
     assert outcome.exit_code == 0, outcome.output
+
+
+@pytest.mark.slow
+def test_learners_in_parallel_processes_give_the_same_numbers(tmp_path):
+    methods = [{"method": "wdl", "label": loss, "n_atoms": 2, "reg": 0.005, "n_iter": 10,
+                "loss": loss} for loss in ("quadratic", "kl")]  # fmt: skip
+    scenario = small(methods=methods, steps=4)
+    alone = sliceflow.run(scenario, out=tmp_path / "one", render=False)
+    together = sliceflow.run(scenario, out=tmp_path / "two", render=False, jobs=2)
+    for label in ("quadratic", "kl"):
+        assert np.array_equal(alone.values(label, "loss"), together.values(label, "loss"))
+        assert np.array_equal(alone.particles[label], together.particles[label])
+    assert alone.tables["weights.csv"] == together.tables["weights.csv"]
