@@ -165,6 +165,15 @@ def list_command() -> None:
     for name, dataset in sorted(DATASETS.items()):
         where = ", ".join(sorted(dataset.manifolds))
         console.print(f"  {name:<22} {escape(dataset.summary)} [dim]({where})[/]")
+    from sliceflow.datasets.histograms import HISTOGRAMS
+    from sliceflow.tasks._wdl import METHODS as DICTIONARY_METHODS
+
+    console.print("[bold]methods[/] (task dictionary)")
+    for name, cls in sorted(DICTIONARY_METHODS.items()):
+        console.print(f"  {name:<22} {escape(cls.summary)}")
+    console.print("[bold]histogram datasets[/] (task dictionary)")
+    for name, histograms in sorted(HISTOGRAMS.items()):
+        console.print(f"  {name:<22} {escape(histograms.summary)}")
     console.print("[bold]manifolds[/]")
     for name, cls in sorted(MANIFOLDS.items()):
         console.print(f"  {name:<22} {escape(cls.summary)}")

@@ -184,7 +184,44 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     noise=st.binary(min_size=16, max_size=64),
 )  # fmt: skip
 def test_damaged_run_folders_give_exit_0_or_one_line(template, name, how, noise):
-    scenario, original = template
+    damage_and_check(*template, name, how, noise)
+
+
+@pytest.fixture(scope="module")
+def dictionary_template(tmp_path_factory):
+    """A finished dictionary-learning run (task: dictionary) with its extra table weights.csv."""
+    folder = tmp_path_factory.mktemp("dictionary")
+    scenario = folder / "scenario_in.yaml"
+    data = {"dataset": "gaussian_barycenters", "n_bins": 16, "n_data": 5}
+    methods = [{"method": "wdl", "n_atoms": 3, "reg": 0.01, "n_iter": 5}]
+    scenario.write_text(yaml.safe_dump({"name": "wdl", "task": "dictionary", "steps": 6,
+                                        "seeds": 2, "data": data, "methods": methods,
+                                        "snapshots": {"every": 2}, "shown": 2}))  # fmt: skip
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(folder / "run"), "--no-gif"])
+    assert result.exit_code == 0, result.output
+    return scenario, folder / "run"
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    name=st.sampled_from(["trace.csv", "weights.csv", "particles.npz", "scenario.yaml",
+                          "checkpoint.pt", "metrics.csv"]),
+    how=st.sampled_from(["delete", "empty", "truncate", "garbage", "flip", "foreign"]),
+    noise=st.binary(min_size=16, max_size=64),
+)  # fmt: skip
+def test_damaged_dictionary_runs_give_exit_0_or_one_line(dictionary_template, name, how, noise):
+    damage_and_check(*dictionary_template, name, how, noise)
+
+
+def damage_and_check(scenario: Path, original: Path, name: str, how: str, noise: bytes) -> None:
+    """Damage one file of a copy of ``original``; ``--resume`` and ``report`` must stay clean."""
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder) / "run"
         shutil.copytree(original, run_dir)

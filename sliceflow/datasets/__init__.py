@@ -26,14 +26,18 @@ SIDES = ("source", "target")
 
 @dataclass(frozen=True)
 class Stream:
-    """The random stream of one side (``source`` or ``target``) of seed ``seed``."""
+    """The random stream of one side (``source`` or ``target``) of seed ``seed``; ``index``
+    numbers the targets of a scenario with several (``targets:``), 0 being the first."""
 
     seed: int
     side: str = "target"
+    index: int = 0
 
     def random_state(self) -> np.random.RandomState:
-        """A NumPy RandomState seeded by ``(seed, side)``: one independent stream per side."""
-        sequence = np.random.SeedSequence([self.seed, SIDES.index(self.side)])
+        """A NumPy RandomState seeded by ``(seed, side[, index])``: one independent stream per
+        side and target (target 0 is the stream of a single ``target``)."""
+        entropy = [self.seed, SIDES.index(self.side)] + ([self.index] if self.index else [])
+        sequence = np.random.SeedSequence(entropy)
         return np.random.RandomState(np.random.MT19937(sequence))
 
 

@@ -26,6 +26,7 @@ def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
     """
     from sliceflow.report.document import EmbeddedFigure, write_documents
     from sliceflow.report.style import figure_png_bytes, resolve_options, save_figure
+    from sliceflow.report.tables import reference_lines
     from sliceflow.report.trace import metric_figure, metric_names, run_series, trace_figure
 
     run = load_run(run_dir)
@@ -41,7 +42,8 @@ def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
 
     title = run.name + (" (interrupted)" if is_interrupted(run) else "")
     figure = trace_figure(run_series(run), quantity=run.schema.description,
-                          log_time=settings.log_time, title=title)  # fmt: skip
+                          log_time=settings.log_time, title=title,
+                          references=reference_lines(run))  # fmt: skip
     static(figure, f"{run.quantity} against the step", "trace")
     written += task_figures(run, settings, figures, static)
     for name in metric_names(run):

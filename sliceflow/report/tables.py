@@ -120,7 +120,37 @@ def scenario_table(run: RunData) -> list[list[str]]:
     for side in ("source", "target"):
         if side in scenario:
             rows.append([side, _describe_distribution(scenario[side])])
+    if isinstance(scenario.get("data"), dict):  # a dictionary run's histograms and grid
+        rows.append(["data", _describe_distribution(scenario["data"])])
+        grid = run.run_info.get("grid_shape")
+        rows.append(["grid", " x ".join(str(g) for g in grid) if isinstance(grid, list) else "n/a"])
+    targets = scenario.get("targets")
+    for k, spec in enumerate(targets if isinstance(targets, list) else []):
+        rows.append([f"target {k}", _describe_distribution(spec)])
+    for name, _ in reference_lines(run):
+        rows.append(["reference (median over seeds)", name])
     return rows
+
+
+def reference_lines(run: RunData) -> list[tuple[str, float]]:
+    """Reference levels a run recorded (``run.references`` of a barycentre flow): the log10 of
+    their median over seeds, named for the legend."""
+    recorded = run.run_info.get("references")
+    if not isinstance(recorded, dict):
+        return []
+    named = [("free_support_barycenter", "POT free-support barycentre"),
+             ("bures", "Bures barycentre (closed form)")]  # fmt: skip
+    lines = []
+    for key, name in named:
+        values = recorded.get(key)
+        values = values.get("objective") if isinstance(values, dict) else values
+        try:
+            median = float(np.median(np.asarray(values, dtype=float)))
+        except (TypeError, ValueError):
+            continue
+        if np.isfinite(median) and median > 0:
+            lines.append((f"{name}: {median:.3g}", float(np.log10(median))))
+    return lines
 
 
 def missing_lines(run: RunData) -> list[str]:

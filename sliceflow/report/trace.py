@@ -66,9 +66,11 @@ def _time_axis(ax, log_time: bool, steps_max: int) -> None:
         ax.set_xlabel("flow step")
 
 
-def trace_figure(series: list[TraceSeries], *, quantity: str, log_time: bool, title: str) -> Figure:
+def trace_figure(series: list[TraceSeries], *, quantity: str, log_time: bool, title: str,
+                 references: list[tuple[str, float]] = ()) -> Figure:  # fmt: skip
     """Median (line) and q25-q75 band of log10 ``quantity`` over seeds against the step, one
-    colour per method (``quantity`` as the run's trace schema names it, e.g. ``exact W2^2``).
+    colour per method (``quantity`` as the run's trace schema names it, e.g. ``exact W2^2``);
+    ``references``: (name, log10 value) drawn as dashed horizontal lines.
 
     .. math:: y_k = \\operatorname{median}_s \\log_{10} W_2^2(\\mu^s_k, \\nu^s)
     """
@@ -78,6 +80,9 @@ def trace_figure(series: list[TraceSeries], *, quantity: str, log_time: bool, ti
         _draw_bands(
             ax, item.steps, item.q25, item.median, item.q75, method_color(index), item.legend
         )
+    for index, (name, value) in enumerate(references):
+        ax.axhline(value, color="black", linestyle=("--", ":", "-.")[index % 3], linewidth=1.2,
+                   label=name)  # fmt: skip
     steps_max = max((int(s.steps.max()) for s in series if s.steps.size), default=1)
     _time_axis(ax, log_time, steps_max)
     ax.set_ylabel(r"$\log_{10}$ " + math_name(quantity))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +28,14 @@ def read_points(path: Path) -> np.ndarray:
 
 
 def sample_distribution(
-    spec: DistributionSpec, n: int, stream: Stream, dim: int | None, scenario, side: str
+    spec: DistributionSpec, n: int, stream: Stream, dim: int | None, scenario, side: str | tuple
 ) -> tuple[np.ndarray, str]:
     """Points (n or n_samples, d) of one side of one seed, and a phrase naming where they came
     from; ScenarioError (one line) for a missing or malformed file or a dataset error."""
 
     def fail(message: str) -> ScenarioError:
-        return ScenarioError(message, source=scenario.name, path=(side,))
+        path = side if isinstance(side, tuple) else (side,)
+        return ScenarioError(message, source=scenario.name, path=path)
 
     if spec.file is not None:
         path = Path(scenario.base_dir) / spec.file
@@ -60,33 +62,59 @@ def sample_distribution(
     return np.asarray(points, dtype=np.float64), f"dataset {spec.dataset!r}"
 
 
+@dataclass
+class WeightedTargets:
+    """The targets of a barycentre flow (``targets:``): clouds ``Y_k`` (S, m_k, d) and weights
+    ``w_k`` summing to 1; seed i draws target k from its own stream ``Stream(i, "target", k)``."""
+
+    clouds: list[torch.Tensor]
+    weights: list[float]
+
+    def union(self) -> torch.Tensor:
+        """All targets' points side by side, (S, sum_k m_k, d) (what the reports draw)."""
+        return torch.cat(self.clouds, dim=1)
+
+
 def make_clouds(scenario: Scenario, manifold, dtype: torch.dtype, device) -> tuple:
-    """(x0 (S, n, d), y (S, m, d)): seed i samples its own source and target, each from its own
-    stream (``Stream(i, side)``)."""
-    sources, targets = [], []
+    """(x0 (S, n, d), y): seed i samples its own source and targets, each from its own stream.
+
+    ``y`` is (S, m, d) for a single ``target``, a :class:`WeightedTargets` for ``targets``.
+    """
+    single = scenario.targets is None
+    specs = [scenario.target] if single else scenario.targets
+    sources, targets = [], [[] for _ in specs]
     n = scenario.n_particles
     for seed in scenario.seeds:
-        y, y_where = sample_distribution(
-            scenario.target, n, Stream(seed, "target"), scenario.dim, scenario, "target"
-        )
+        drawn = []
+        for k, spec in enumerate(specs):
+            side = "target" if single else ("targets", k)
+            stream = Stream(seed, "target", k)
+            points, where = sample_distribution(spec, n, stream, scenario.dim, scenario, side)
+            drawn.append((points, where, side))
         x, x_where = sample_distribution(
-            scenario.source, n, Stream(seed, "source"), y.shape[1], scenario, "source"
+            scenario.source, n, Stream(seed, "source"), drawn[0][0].shape[1], scenario, "source"
         )
-        if x.shape[1] != y.shape[1]:
-            raise ScenarioError(
-                f"source has dimension {x.shape[1]} but target has {y.shape[1]}; make them agree",
-                source=scenario.name,
-                path=("source",),
-            )
-        for points, where, side in ((x, x_where, "source"), (y, y_where, "target")):
+        for y, _, side in drawn:
+            if x.shape[1] != y.shape[1]:
+                raise ScenarioError(
+                    f"source has dimension {x.shape[1]} but target has {y.shape[1]}; make them "
+                    "agree",
+                    source=scenario.name,
+                    path=side if isinstance(side, tuple) else (side,),
+                )
+        for points, where, side in ((x, x_where, "source"), *drawn):
             try:
                 manifold.validate_points(torch.from_numpy(points), where)
             except ValueError as error:
-                raise ScenarioError(str(error), source=scenario.name, path=(side,)) from None
+                path = side if isinstance(side, tuple) else (side,)
+                raise ScenarioError(str(error), source=scenario.name, path=path) from None
         sources.append(x)
-        targets.append(y)
-    if len({t.shape[0] for t in targets}) != 1:
+        for k, (y, _, _) in enumerate(drawn):
+            targets[k].append(y)
+    if any(len({t.shape[0] for t in per_target}) != 1 for per_target in targets):
         raise ScenarioError("target sizes differ between seeds", source=scenario.name)
     x0 = torch.from_numpy(np.stack(sources)).to(device=device, dtype=dtype)
-    y = torch.from_numpy(np.stack(targets)).to(device=device, dtype=dtype)
-    return x0, y
+    clouds = [torch.from_numpy(np.stack(t)).to(device=device, dtype=dtype) for t in targets]
+    if single:
+        return x0, clouds[0]
+    return x0, WeightedTargets(clouds, scenario.target_weights())

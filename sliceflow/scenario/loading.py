@@ -18,7 +18,12 @@ from pydantic import BaseModel, ValidationError
 from sliceflow.datasets import get_dataset
 from sliceflow.errors import ScenarioError, closest
 from sliceflow.manifolds import MANIFOLDS
-from sliceflow.scenario.models import DistributionSpec, ManifoldSpec, MethodSpec
+from sliceflow.scenario.models import (
+    DistributionSpec,
+    ManifoldSpec,
+    MethodSpec,
+    WeightedTargetSpec,
+)
 
 MAX_SEEDS = 100_000
 
@@ -101,6 +106,8 @@ def resolve_flow_scenario(data: dict, parser: Parser, keep: list[str] | None) ->
     for side in ("source", "target"):
         if side in data:
             data[side] = parser.distribution(data[side], side, manifold.name)
+    if "targets" in data:
+        data["targets"] = parser.weighted_targets(data["targets"], manifold.name)
     data["methods"] = parser.methods(
         data.get("methods"), lambda name: get_flow(name, manifold.name), keep
     )
@@ -176,9 +183,11 @@ class Parser:
         config = self.validate(MANIFOLDS[name].Config, params, ("manifold",))
         return ManifoldSpec(name=name, params=config)
 
-    def distribution(self, value: Any, side: str, manifold: str | None) -> DistributionSpec:
+    def distribution(
+        self, value: Any, side: str, manifold: str | None, path: tuple | None = None
+    ) -> DistributionSpec:
         """``{dataset: NAME, ...params}`` or ``{file: PATH}``, with ``n_samples``."""
-        path = (side,)
+        path = path or (side,)
         if not isinstance(value, dict):
             raise self.fail(
                 "expected a mapping such as {dataset: two_moons} or {file: samples.npy}", path
@@ -213,6 +222,27 @@ class Parser:
         config = self.validate(dataset.Config, params, path)
         spec = {"dataset": dataset.name, "n_samples": n_samples, "params": config}
         return self.validate(DistributionSpec, spec, path)
+
+    def weighted_targets(self, value: Any, manifold: str | None) -> list[WeightedTargetSpec]:
+        """``targets:`` a list of ``{dataset: NAME or file: PATH, weight: w, ...}``."""
+        if not isinstance(value, list) or not value:
+            raise self.fail(
+                "targets must be a non-empty list such as [{dataset: circle, weight: 0.5}, "
+                "{dataset: two_moons, weight: 0.5}]",
+                ("targets",),
+            )
+        specs = []
+        for index, entry in enumerate(value):
+            path = ("targets", index)
+            if not isinstance(entry, dict) or "weight" not in entry:
+                raise self.fail("each target needs a weight, e.g. {dataset: circle, weight: 1}",
+                                path)  # fmt: skip
+            rest = {k: v for k, v in entry.items() if k != "weight"}
+            found = self.distribution(rest, "targets", manifold, path)
+            fields = {"dataset": found.dataset, "file": found.file, "n_samples": found.n_samples,
+                      "params": found.params, "weight": entry["weight"]}  # fmt: skip
+            specs.append(self.validate(WeightedTargetSpec, fields, path))
+        return specs
 
     def methods(
         self, value: Any, lookup: Callable[[str], type], keep: list[str] | None = None

@@ -46,6 +46,15 @@ class DistributionSpec(Strict):
         return data
 
 
+class WeightedTargetSpec(DistributionSpec):
+    """One entry of ``targets:`` (a barycentre flow): a distribution and its weight."""
+
+    weight: float = Field(gt=0, description="weight in sum_k w_k D(x, Y_k), normalised")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "weight": self.weight}
+
+
 class MethodSpec(Strict):
     """One entry of ``methods``: a registered name, the label of its outputs, its parameters."""
 
@@ -138,7 +147,8 @@ class Scenario(ScenarioBase):
     n_particles: int = Field(gt=0, le=MAX_POINTS)
     dim: int | None = Field(None, gt=0, le=MAX_DIM)
     source: DistributionSpec
-    target: DistributionSpec
+    target: DistributionSpec | None = None
+    targets: list[WeightedTargetSpec] | None = Field(None, min_length=1)
     trace: TraceSettings = TraceSettings()
     snapshots: SnapshotSettings = SnapshotSettings()
 
@@ -146,6 +156,22 @@ class Scenario(ScenarioBase):
     def _snapshots_fit(self):
         self.snapshots.select(self.steps)  # raises when there would be too many
         return self
+
+    @model_validator(mode="after")
+    def _one_target_key(self):
+        if (self.target is None) == (self.targets is None):
+            raise ValueError(
+                "give either target (one distribution) or targets (a list of {dataset or file, "
+                "weight} for a barycentre flow)"
+            )
+        return self
+
+    def target_weights(self) -> list[float] | None:
+        """The weights of ``targets`` normalised to sum 1 (None for a single target)."""
+        if self.targets is None:
+            return None
+        total = sum(t.weight for t in self.targets)
+        return [t.weight / total for t in self.targets]
 
     def snapshot_steps(self) -> list[int]:
         return self.snapshots.select(self.steps)
@@ -168,7 +194,8 @@ class Scenario(ScenarioBase):
             "seeds": list(self.seeds),
             "dim": self.dim,
             "source": self.source.to_dict(),
-            "target": self.target.to_dict(),
+            **({"target": self.target.to_dict()} if self.target is not None else {}),
+            **({"targets": [t.to_dict() for t in self.targets]} if self.targets else {}),
             "methods": base["methods"],
             "trace": self.trace.model_dump(),
             "snapshots": self.snapshots.model_dump(exclude_none=True),
@@ -186,4 +213,5 @@ __all__ = [
     "SnapshotSettings",
     "Strict",
     "TraceSettings",
+    "WeightedTargetSpec",
 ]
