@@ -59,6 +59,14 @@ class WeightedFlows:
             found |= {f"{name}_target{k}": value for name, value in metrics.items()}
         return found
 
+    def counters(self) -> dict[str, np.ndarray]:
+        """Each flow's event counts, summed over the targets (e.g. unconverged Sinkhorn solves)."""
+        total: dict[str, np.ndarray] = {}
+        for flow in self.flows:
+            for name, counts in flow.counters().items():
+                total[name] = total.get(name, 0) + np.asarray(counts)
+        return total
+
     def state_dict(self) -> dict[str, Any]:
         return {"flows": [flow.state_dict() for flow in self.flows]}
 
