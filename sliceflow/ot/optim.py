@@ -1,4 +1,5 @@
-"""A tiny Adam for parameters that carry a leading seed axis and get closed-form gradients.
+"""A tiny Adam (and plain SGD) for parameters that carry a leading seed axis and get closed-form
+gradients.
 
 Same arithmetic as ``torch.optim.Adam`` (single-tensor path), element by element, so batching
 seeds changes nothing: each entry of ``(S, ...)`` parameters is updated independently.
@@ -63,3 +64,28 @@ class BatchedAdam:
         saved = state["exp_avg"] + state["exp_avg_sq"]
         for mine, value in zip(self.exp_avg + self.exp_avg_sq, saved, strict=True):
             mine.copy_(value)
+
+
+class BatchedSGD:
+    """Plain SGD on a list of tensors updated in place (``torch.optim.SGD`` without momentum).
+
+    .. math:: p \\leftarrow p - \\eta g
+    """
+
+    def __init__(self, params: list[torch.Tensor], lr: float, maximize: bool = False) -> None:
+        self.params, self.lr, self.maximize = params, lr, maximize
+
+    def reset(self) -> None:
+        """Nothing to forget: plain SGD keeps no state."""
+
+    @torch.no_grad()
+    def step(self, grads: list[torch.Tensor]) -> None:
+        for p, g in zip(self.params, grads, strict=True):
+            p.add_(g, alpha=self.lr if self.maximize else -self.lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state:
+            raise ValueError(f"BatchedSGD keeps no state but got {sorted(state)}")
