@@ -34,7 +34,7 @@ from sliceflow.ot.projections import (
     stein_gradient,
     widths_of,
 )
-from sliceflow.ot.slicing import argsort_rows
+from sliceflow.ot.slicing import argsort_rows, stable_argsort_rows
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -69,6 +69,8 @@ class DGSWPSolver:
     variance_reduction : subtract ``h(phi)`` in the estimator (the paper's Eq. 8) or not.
     optimizer, lr : ``"sgd"`` (plain) or ``"adam"`` on the flat parameters (S, P).
     keep_best : ``fit`` rolls back to the iterate of lowest plan cost (final one included).
+    stable_sort : break ties of model values by index (``stable_argsort_rows``, faster on long
+        float32 rows) instead of NumPy's default sort (the flows' choice).
 
     The current model and its N perturbations are evaluated in one batched computation and their
     plan costs are gathers from the Gram matrix (``PlanCosts``). For a one-hidden-layer MLP in
@@ -91,6 +93,7 @@ class DGSWPSolver:
         optimizer: str = "adam",
         lr: float = 0.01,
         keep_best: bool = False,
+        stable_sort: bool = False,
     ) -> None:
         if kind not in PROJECTIONS:
             raise ValueError(f"unknown projection {kind!r}; use one of {', '.join(PROJECTIONS)}")
@@ -102,6 +105,7 @@ class DGSWPSolver:
         self.generators = generators
         self.eps, self.n_perturbations = float(eps), int(n_perturbations)
         self.variance_reduction, self.keep_best = variance_reduction, keep_best
+        self.argsort = stable_argsort_rows if stable_sort else argsort_rows
         self.params = init_parameters(
             kind, dim, self.widths, generators, dtype=dtype, device=device
         )  # (S, P)
@@ -120,7 +124,7 @@ class DGSWPSolver:
         """Orderings of x and y under K models per seed: (S, K, P) -> sigma, tau (S, K, n)."""
         n = x.shape[1]
         values = self.values(torch.cat([x, y], 1), params)
-        return argsort_rows(values[..., :n]), argsort_rows(values[..., n:])
+        return self.argsort(values[..., :n]), self.argsort(values[..., n:])
 
     def orders(self, x: torch.Tensor, y: torch.Tensor):
         """The plan of the current model: sigma, tau (S, n), ``x[sigma[i]]`` -> ``y[tau[i]]``."""
@@ -148,7 +152,7 @@ class DGSWPSolver:
             draws = smoothing.draw(self.generators, N, p.dtype, p.device)
             values = smoothing.values(p, draws, eps)  # (S, N+1, n+m)
             n = x.shape[1]
-            h = costs(argsort_rows(values[..., :n]), argsort_rows(values[..., n:]))
+            h = costs(self.argsort(values[..., :n]), self.argsort(values[..., n:]))
             return Perturbation(h, draws, smoothing)
         z = randn(self.generators, (N, p.shape[-1]), dtype=p.dtype, device=p.device)  # (S, N, P)
         models = torch.cat([p.unsqueeze(1), p.unsqueeze(1) + eps * z], 1)  # (S, N+1, P)

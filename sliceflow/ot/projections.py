@@ -20,7 +20,7 @@ import torch
 from sliceflow.ot.draws import rand, randn
 
 PROJECTIONS = ("linear", "mlp")
-POINT_CHUNK = 256  # points per block of a deep mlp (``_evaluate_deep``)
+POINT_CHUNK = 128  # points per block of a deep mlp (``_evaluate_deep``)
 
 
 def _uniform(generators, shape, bound, dtype, device) -> torch.Tensor:
