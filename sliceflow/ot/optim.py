@@ -52,6 +52,17 @@ class BatchedAdam:
             denom = (v.sqrt() / bias_correction2_sqrt).add_(self.eps)
             p.addcdiv_(m, denom, value=-step_size)
 
+    def rows(self, index: slice) -> BatchedAdam:
+        """The optimiser of rows ``index`` (seeds) of every tensor: views of these parameters and
+        moments, updated in place by ``step``; its ``step_count`` starts at this one's."""
+        part = BatchedAdam.__new__(BatchedAdam)
+        part.params = [p[index] for p in self.params]
+        part.lr, part.betas, part.eps, part.maximize = self.lr, self.betas, self.eps, self.maximize
+        part.step_count = self.step_count
+        part.exp_avg = [m[index] for m in self.exp_avg]
+        part.exp_avg_sq = [v[index] for v in self.exp_avg_sq]
+        return part
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "step": self.step_count,
@@ -82,6 +93,18 @@ class BatchedSGD:
     def step(self, grads: list[torch.Tensor]) -> None:
         for p, g in zip(self.params, grads, strict=True):
             p.add_(g, alpha=self.lr if self.maximize else -self.lr)
+
+    def rows(self, index: slice) -> BatchedSGD:
+        """The optimiser of rows ``index`` (seeds): views of these parameters."""
+        return BatchedSGD([p[index] for p in self.params], self.lr, self.maximize)
+
+    @property
+    def step_count(self) -> int:
+        return 0
+
+    @step_count.setter
+    def step_count(self, value: int) -> None:
+        """Plain SGD counts no steps (the attribute exists for symmetry with BatchedAdam)."""
 
     def state_dict(self) -> dict[str, Any]:
         return {}
