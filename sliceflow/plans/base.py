@@ -3,7 +3,7 @@
 A plan method holds, for every seed, a permutation plan between fixed clouds ``x`` and ``y``
 (S, n, d): ``x[sigma[i]]`` is sent to ``y[tau[i]]``. The plan task asks it, at every step::
 
-    if snapshot step: method.orders()            # the plan it holds now
+    if snapshot step: method.targets()           # the plan it holds now (target of each point)
     if traced: method.cost(last)                 # that plan's cost (S,), float64
     method.advance(last)                         # one iteration (finishing touches at the last)
 
@@ -63,6 +63,10 @@ class PlanMethod:
         """Cost (S,) float64 of the plan held now (``last``: no step follows)."""
         sigma, tau = self.orders()
         return self.context.costs(sigma.unsqueeze(1), tau.unsqueeze(1))[:, 0]
+
+    def targets(self) -> torch.Tensor:
+        """The target of each source point under the plan held now, (S, n) (the snapshot)."""
+        return permutation(*self.orders())
 
     def advance(self, last: bool) -> None:
         """One iteration (default: a fixed plan, nothing to do)."""

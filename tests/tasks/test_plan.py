@@ -189,3 +189,26 @@ def test_plan_task_is_in_torch_float32_by_default_and_validates(tmp_path, write_
     assert result.exit_code == 0 and "task plan" in result.output
     task = get_task("plan")(sliceflow.load_scenario(path), torch.device("cpu"))
     assert task.x.dtype == torch.float32 and task.x.shape == (3, 64, 2)
+
+
+def test_sinkhorn_plan_cost_equals_pot_and_bounds_w2(tmp_path):
+    methods = [{"method": "sinkhorn", "reg": 2.0, "tol": 1e-9, "max_iter": 5000}]
+    result = sliceflow.run(plan_scenario(steps=2, seeds=2, methods=methods),
+                           out=tmp_path / "run", render=False)  # fmt: skip
+    source, target = clouds(tmp_path / "run")
+    for s in range(2):
+        cost = ot.dist(source[s].astype(float), target[s].astype(float))
+        uniform = np.full(64, 1 / 64)
+        expected = ot.sinkhorn2(uniform, uniform, cost, 2.0, stopThr=1e-12, numItermax=100000)
+        assert result.w2sq("sinkhorn")[s, -1] == pytest.approx(expected, rel=1e-6)
+        assert result.w2sq("sinkhorn")[s, -1] >= ot.emd2(uniform, uniform, cost)
+    targets = read_npz(tmp_path / "run" / "particles.npz")["sinkhorn"]
+    assert targets.shape == (2, 2, 64) and targets.min() >= 0 and targets.max() < 64
+
+
+def test_sinkhorn_that_does_not_converge_is_one_line(write_scenario):
+    methods = [{"method": "sinkhorn", "reg": 1e-3, "max_iter": 3, "scaling": None}]
+    path = write_scenario(plan_scenario(steps=1, methods=methods))
+    result = CliRunner().invoke(app, ["run", str(path), "--no-progress"])
+    assert result.exit_code == 2 and "raise max_iter or reg" in result.output
+    assert len(result.output.strip().splitlines()) == 1
