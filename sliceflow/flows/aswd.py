@@ -72,7 +72,8 @@ def ascent_gradient(x, y, theta, weight, bias, penalty):
         norms = (cloud.square().sum(-1) + image.square().sum(-1)).sqrt()  # (S, n)
         objective = objective - penalty * norms.mean(-1)
         pull = image / (norms.unsqueeze(-1) * cloud.shape[1])  # (S, n, d)
-        grad_weight = grad_weight - penalty * torch.bmm(pull.transpose(1, 2), cloud)
+        # in place on fresh products: no new d x d allocations (the same operations)
+        grad_weight.sub_(torch.bmm(pull.transpose(1, 2), cloud).mul_(penalty))
         grad_bias = grad_bias - penalty * pull.sum(1)
     return objective, grad_weight, grad_bias
 
