@@ -212,3 +212,12 @@ def test_sinkhorn_that_does_not_converge_is_one_line(write_scenario):
     result = CliRunner().invoke(app, ["run", str(path), "--no-progress"])
     assert result.exit_code == 2 and "raise max_iter or reg" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_list_names_the_plan_task_and_its_methods():
+    listing = CliRunner().invoke(app, ["list"])
+    assert listing.exit_code == 0
+    section = listing.stdout.split("plan methods")[1].split("datasets")[0]
+    for name in ("exact", "sinkhorn", "min_swgg", "min_swgg_opt", "dgswp"):
+        assert f"  {name} " in section
+    assert "dgswp_eight_gaussians" in listing.stdout and "dgswp_moons" in listing.stdout
