@@ -103,9 +103,10 @@ def main() -> None:
         seconds[label] = cpu * steps
         print(f"{label:14s} {wall:12.3f} {cpu:11.3f} {cpu * steps:14.0f}")
     total = sum(seconds.values())
-    print(f"panel: {total:.0f} CPU s; projected wall with {args.jobs} workers (longest first): "
-          f"{schedule(seconds, args.jobs) / 60:.1f} min; perfectly balanced: "
-          f"{total / args.jobs / 60:.1f} min")  # fmt: skip
+    print(f"panel: {total:.0f} CPU s; projected wall with {args.jobs} workers, one thread per "
+          f"method, longest first: {schedule(seconds, args.jobs) / 60:.1f} min; with DGSWP NN and "
+          f"ASWD spreading their seeds over the cores (sliceflow.ot.threads): about "
+          f"{total / args.jobs / 60:.1f} min (the CPU seconds over the cores)")  # fmt: skip
     floor = floor_seconds(args.repeats)
     print(f"DGSWP NN per flow step: {floor['macs'] / 1e9:.1f} G multiply-adds "
           f"(~{floor['gemm_s']:.2f} s at this machine's large-matmul speed) and "
