@@ -133,7 +133,8 @@ def _cost_at(run: RunData, label: str, seed: int, step: int) -> float:
     return nearest_value(run, label, seed, step)
 
 
-def _panels(run: RunData, plans: Plans, labels, seed_index: int, size: tuple[float, float]):
+def _panels(run: RunData, plans: Plans, labels, seed_index: int, size: tuple[float, float],
+            dpi: float | None = None):  # fmt: skip
     """A figure with one panel per method: clouds drawn once, segments to be set per frame."""
     from matplotlib.collections import LineCollection
 
@@ -141,7 +142,7 @@ def _panels(run: RunData, plans: Plans, labels, seed_index: int, size: tuple[flo
 
     source, target = plans.source[seed_index], plans.target[seed_index]
     limits = square_limits(source, target)
-    figure = new_figure(size[0] * len(labels), size[1])
+    figure = new_figure(size[0] * len(labels), size[1], **({"dpi": dpi} if dpi else {}))
     marker = 4.0 if source.shape[0] > 500 else 10.0
     panels = {}
     for index, label in enumerate(labels):
@@ -197,7 +198,8 @@ def write_plans_gif(run: RunData, plans: Plans, labels, seed_index: int, options
 
     seed = int(plans.seeds[seed_index])
     height_in = options.gif_size_px / GIF_DPI
-    figure, panels = _panels(run, plans, labels, seed_index, (height_in * 0.92, height_in))
+    figure, panels = _panels(run, plans, labels, seed_index, (height_in * 0.92, height_in),
+                             dpi=GIF_DPI)  # fmt: skip
     count = max(plans.perms[label].shape[0] for label in labels)
     figure.tight_layout(rect=(0, 0, 1, 0.94))
     frames = []
