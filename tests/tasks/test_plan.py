@@ -115,6 +115,7 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path):
         assert np.array_equal(resumed.particles[label], full.particles[label])
 
 
+@pytest.mark.slow  # two worker processes, figures and a GIF
 def test_run_directory_has_the_plan_columns_and_figures(tmp_path):
     scenario = plan_scenario(steps=4, methods=[{"method": "exact"}, DGSWP],
                              output={"gif_frames": 3, "gif_size_px": 128})  # fmt: skip
