@@ -159,7 +159,7 @@ class PlanTask(Task):
         # Few dimensions, many points: matched coordinates stay in cache, a Gram matrix does not.
         n, d = self.x.shape[1:]
         self.costs = PlanCosts(self.x, self.y, by_coordinate=64 * d <= n)
-        self._exact: tuple[np.ndarray, np.ndarray] | None = None
+        self._exact: tuple[np.ndarray, np.ndarray] | None = None  # solved on first use
 
     def exact(self) -> tuple[np.ndarray, np.ndarray]:
         """Optimal permutations (S, n) and exact W2^2 (S,), solved once per distinct cloud."""
@@ -230,6 +230,8 @@ class PlanStepper(Stepper):
         start = time.perf_counter()
         cost = self.method.cost(self.step >= self.steps).double().cpu().numpy()
         self.elapsed += time.perf_counter() - start
+        if note is not None and self.task._exact is None:
+            note("exact W2^2 (once per cloud)")
         return {"plan_cost": cost, "w2sq": self.task.exact()[1]}
 
     def snapshot(self) -> np.ndarray:
