@@ -161,6 +161,11 @@ def list_command() -> None:
     entries += [(n, c, m) for (n, m), c in FLOW_VARIANTS.items()]
     for name, cls, where in sorted(entries, key=lambda e: (e[0], e[2])):
         console.print(f"  {name:<22} {escape(cls.summary)} [dim]({where})[/]")
+    from sliceflow.plans import PLAN_METHODS
+
+    console.print("[bold]plan methods[/] (task plan)")
+    for name, cls in sorted(PLAN_METHODS.items()):
+        console.print(f"  {name:<22} {escape(cls.summary)}")
     console.print("[bold]datasets[/]")
     for name, dataset in sorted(DATASETS.items()):
         where = ", ".join(sorted(dataset.manifolds))

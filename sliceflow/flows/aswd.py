@@ -13,6 +13,7 @@ from sliceflow.flows.base import Flow, FlowConfig, FlowContext
 from sliceflow.ot.draws import rand, random_directions
 from sliceflow.ot.optim import BatchedAdam
 from sliceflow.ot.slicing import argsort_rows, sorted_diff
+from sliceflow.ot.threads import run_ranges, seed_ranges
 
 
 class ASWDConfig(FlowConfig):
@@ -71,7 +72,8 @@ def ascent_gradient(x, y, theta, weight, bias, penalty):
         norms = (cloud.square().sum(-1) + image.square().sum(-1)).sqrt()  # (S, n)
         objective = objective - penalty * norms.mean(-1)
         pull = image / (norms.unsqueeze(-1) * cloud.shape[1])  # (S, n, d)
-        grad_weight = grad_weight - penalty * torch.bmm(pull.transpose(1, 2), cloud)
+        # in place on fresh products: no new d x d allocations (the same operations)
+        grad_weight.sub_(torch.bmm(pull.transpose(1, 2), cloud).mul_(penalty))
         grad_bias = grad_bias - penalty * pull.sum(1)
     return objective, grad_weight, grad_bias
 
@@ -111,14 +113,28 @@ class ASWD(Flow):
         n_dirs, dim = self.config.n_projections, 2 * x.shape[-1]
         return random_directions(ctx.generators, n_dirs, dim, dtype=x.dtype, device=x.device)
 
-    @torch.no_grad()
     def inner_update(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        for _ in range(self.config.inner_steps):
-            theta = self._directions(x)
-            _, grad_w, grad_b = ascent_gradient(
-                x, y, theta, self.weight, self.bias, self.config.penalty
-            )
-            self.optimizer.step([grad_w, grad_b])
+        """Adam ascent on the map; in high dimension, ranges of seeds in parallel threads on
+        views of the parameters and moments (``sliceflow.ot.threads``: the same numbers)."""
+        S, n, d = x.shape
+        ranges = seed_ranges(S, 5 * n * d * d)  # multiply-adds of one seed's ascent step
+        single = len(ranges) == 1
+
+        def ascend(rows: slice) -> int:
+            optimizer = self.optimizer if single else self.optimizer.rows(rows)
+            generators = self.context.generators[rows]
+            with torch.no_grad():
+                for _ in range(self.config.inner_steps):
+                    theta = random_directions(generators, self.config.n_projections, 2 * d,
+                                              dtype=x.dtype, device=x.device)  # fmt: skip
+                    _, grad_w, grad_b = ascent_gradient(
+                        x[rows], y[rows], theta, self.weight[rows], self.bias[rows],
+                        self.config.penalty,
+                    )  # fmt: skip
+                    optimizer.step([grad_w, grad_b])
+            return optimizer.step_count
+
+        self.optimizer.step_count = run_ranges(ascend, ranges)[0]
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return augmented_sw(x, y, self._directions(x), self.weight)

@@ -9,16 +9,8 @@ from pydantic import Field
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
-from sliceflow.ot.draws import randn
-from sliceflow.ot.optim import BatchedAdam
-from sliceflow.ot.plans import PlanCosts, check_equal_sizes, plan_cost
-from sliceflow.ot.projections import (
-    LowRankMLPSmoothing,
-    evaluate,
-    init_parameters,
-    stein_gradient,
-)
-from sliceflow.ot.slicing import argsort_rows
+from sliceflow.ot.dgswp import DGSWPSolver
+from sliceflow.ot.plans import check_equal_sizes, plan_cost
 
 
 class DGSWPConfig(FlowConfig):
@@ -39,14 +31,13 @@ class DGSWP(Flow):
               \\quad \\nabla h_\\epsilon(\\phi) \\approx \\frac1N \\sum_{k=1}^N
               \\frac{h(\\phi + \\epsilon Z_k) - h(\\phi)}{\\epsilon} Z_k
 
-    ``sigma_phi, tau_phi`` sort ``m_phi(x)`` and ``m_phi(y)``. The inner loop needs only values
-    of h: the current model and its N perturbations are evaluated for all seeds in one batched
-    computation, and the N+1 plan costs are gathers from the Gram matrix ``x y^T``. phi and its
-    Adam state persist across flow steps. ``keep_best`` restores (a copy of) the inner iterate
-    with the lowest h, final iterate included. For an MLP in dimension d + 1 > n + m the
-    perturbations are sampled in the span of the points (``LowRankMLPSmoothing``: the same
-    estimator in distribution, about (d+1)/(n+m) times cheaper). Particle loss: ``h(phi)``
-    differentiated through the matched points.
+    ``sigma_phi, tau_phi`` sort ``m_phi(x)`` and ``m_phi(y)``. Each flow step runs
+    ``inner_steps`` Adam steps of the shared solver (``sliceflow.ot.dgswp.DGSWPSolver``: the
+    current model and its N perturbations in one batched computation, variance-reduced Stein
+    estimator, low-rank sampling for an MLP in dimension d + 1 > n + m) on detached clouds; phi
+    and its Adam state persist across flow steps. ``keep_best`` restores (a copy of) the inner
+    iterate with the lowest h, final iterate included. Particle loss: ``h(phi)`` differentiated
+    through the matched points.
     """
 
     Config = DGSWPConfig
@@ -58,76 +49,35 @@ class DGSWP(Flow):
     def __init__(self, config: DGSWPConfig, context: FlowContext) -> None:
         super().__init__(config, context)
         check_equal_sizes(context.n, context.m, "dgswp")
-        self.params = init_parameters(
+        self.solver = DGSWPSolver(
             config.projection,
-            context.d,
             config.hidden,
+            context.d,
             context.generators,
             dtype=context.dtype,
             device=context.device,
-        )  # (S, P)
-        self.optimizer = BatchedAdam([self.params], lr=config.inner_lr)
+            eps=config.eps,
+            n_perturbations=config.n_perturbations,
+            optimizer="adam",
+            lr=config.inner_lr,
+            keep_best=config.keep_best,
+        )
 
-    def _orders(self, params: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
-        """Orderings of x and y under K models per seed: (S, K, P) -> 2 x (S, K, n)."""
-        n = x.shape[1]
-        values = evaluate(self.config.projection, params, torch.cat([x, y], 1), self.config.hidden)
-        return argsort_rows(values[..., :n]), argsort_rows(values[..., n:])
-
-    def _perturbations(self) -> torch.Tensor:
-        shape = (self.config.n_perturbations, self.params.shape[-1])
-        params = self.params
-        return randn(self.context.generators, shape, dtype=params.dtype, device=params.device)
-
-    def _stein_step(self, x, y, costs, low_rank):
-        """Plan costs of phi and its N perturbations (S, N+1) and the Stein gradient (S, P)."""
-        cfg, p = self.config, self.params
-        if low_rank is not None:
-            draws = low_rank.draw(self.context.generators, cfg.n_perturbations, p.dtype, p.device)
-            values = low_rank.values(p, draws, cfg.eps)  # (S, N+1, n+m)
-            n = x.shape[1]
-            h = costs(argsort_rows(values[..., :n]), argsort_rows(values[..., n:]))
-            return h, low_rank.gradient(h, draws, cfg.eps)
-        z = self._perturbations()  # (S, N, P)
-        models = torch.cat([p.unsqueeze(1), p.unsqueeze(1) + cfg.eps * z], 1)  # (S, N+1, P)
-        h = costs(*self._orders(models, x, y))  # (S, N+1), float64
-        return h, stein_gradient(h, z, cfg.eps)
+    @property
+    def params(self) -> torch.Tensor:
+        """The flat projection parameters (S, P)."""
+        return self.solver.params
 
     @torch.no_grad()
     def inner_update(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        cfg = self.config
-        costs = PlanCosts(x, y)
-        low_rank = None
-        if cfg.projection == "mlp" and x.shape[-1] + 1 > x.shape[1] + y.shape[1]:
-            low_rank = LowRankMLPSmoothing(torch.cat([x, y], 1), cfg.hidden)
-        best_cost, best_params = None, None
-        for _ in range(cfg.inner_steps):
-            h, grad = self._stein_step(x, y, costs, low_rank)
-            if cfg.keep_best:
-                best_cost, best_params = self._remember(h[:, 0], best_cost, best_params)
-            self.optimizer.step([grad])
-        if cfg.keep_best and best_cost is not None:
-            final = costs(*self._orders(self.params.unsqueeze(1), x, y))[:, 0]
-            best_cost, best_params = self._remember(final, best_cost, best_params)
-            self.params.copy_(best_params)
-
-    def _remember(self, cost, best_cost, best_params):
-        """Lowest cost so far and a copy (never an alias) of the parameters that reached it."""
-        if best_cost is None:
-            return cost, self.params.clone()
-        better = cost < best_cost  # (S,)
-        return torch.where(better, cost, best_cost), torch.where(
-            better[:, None], self.params, best_params
-        )
+        self.solver.fit(x, y, self.config.inner_steps)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            sigma, tau = self._orders(self.params.unsqueeze(1), x.detach(), y.detach())
-        return plan_cost(x, y, sigma[:, 0], tau[:, 0])
+        sigma, tau = self.solver.orders(x, y)
+        return plan_cost(x, y, sigma, tau)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"params": self.params.clone(), "optimizer": self.optimizer.state_dict()}
+        return self.solver.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.params.copy_(state["params"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.solver.load_state_dict(state)

@@ -18,8 +18,10 @@ def randn(
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Standard normal draws, shape ``(S, *shape)``; row ``i`` from ``generators[i]``."""
-    draws = [torch.randn(shape, generator=g, dtype=dtype, device=g.device) for g in generators]
-    return torch.stack(draws).to(device)
+    out = _rows(generators, shape, dtype)
+    for g, row in zip(generators, out, strict=True):
+        torch.randn(shape, generator=g, dtype=dtype, device=g.device, out=row)
+    return out.to(device)
 
 
 def rand(
@@ -30,8 +32,18 @@ def rand(
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Uniform [0, 1) draws, shape ``(S, *shape)``; row ``i`` from ``generators[i]``."""
-    draws = [torch.rand(shape, generator=g, dtype=dtype, device=g.device) for g in generators]
-    return torch.stack(draws).to(device)
+    out = _rows(generators, shape, dtype)
+    for g, row in zip(generators, out, strict=True):
+        torch.rand(shape, generator=g, dtype=dtype, device=g.device, out=row)
+    return out.to(device)
+
+
+def _rows(generators: list[torch.Generator], shape: tuple[int, ...], dtype) -> torch.Tensor:
+    """The (S, *shape) tensor the seeds draw into, row by row: the same numbers as drawing each
+    row apart and stacking them, without the copy (large draws are memory-bound)."""
+    devices = {g.device for g in generators}
+    device = devices.pop() if len(devices) == 1 else torch.device("cpu")
+    return torch.empty((len(generators), *shape), dtype=dtype, device=device)
 
 
 def random_directions(

@@ -29,18 +29,37 @@ def check_equal_sizes(n: int, m: int, method: str) -> None:
 
 
 class PlanCosts:
-    """Cost of any pair of orderings of fixed clouds ``x`` (S, n, d), ``y`` (S, n, d)."""
+    """Cost of any pair of orderings of fixed clouds ``x`` (S, n, d), ``y`` (S, n, d).
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+    ``by_coordinate``: instead of gathering from the n x n Gram matrix, gather each coordinate of
+    the matched points and sum their products; for few dimensions and many points (d = 2,
+    n = 1,024) the coordinates stay in cache where the Gram matrix (8 MB per seed) does not:
+    about 15x faster, the same value to rounding.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, by_coordinate: bool = False) -> None:
         x64, y64 = x.detach().double(), y.detach().double()
-        self.n = x.shape[1]
-        self.gram = torch.bmm(x64, y64.transpose(1, 2)).flatten(1)  # (S, n*n)
+        self.n, self.by_coordinate = x.shape[1], by_coordinate
+        if by_coordinate:
+            self.x_columns = x64.transpose(1, 2).contiguous()  # (S, d, n)
+            self.y_columns = y64.transpose(1, 2).contiguous()
+        else:
+            self.gram = torch.bmm(x64, y64.transpose(1, 2)).flatten(1)  # (S, n*n)
         self.const = x64.square().sum(-1).mean(-1) + y64.square().sum(-1).mean(-1)  # (S,)
 
     def __call__(self, sigma: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """Plan costs (S, K) of orderings ``sigma, tau`` (S, K, n) (float64)."""
-        flat = (sigma * self.n + tau).flatten(1)  # (S, K*n)
-        cross = self.gram.gather(1, flat).view(sigma.shape).mean(-1)  # (S, K)
+        if self.by_coordinate:
+            S = sigma.shape[0]
+            sigma_flat, tau_flat = sigma.reshape(S, -1), tau.reshape(S, -1)  # (S, K*n)
+            products = torch.zeros(sigma_flat.shape, dtype=torch.float64, device=sigma.device)
+            for k in range(self.x_columns.shape[1]):
+                matched_x = self.x_columns[:, k].gather(1, sigma_flat)
+                products.addcmul_(matched_x, self.y_columns[:, k].gather(1, tau_flat))
+            cross = products.view(sigma.shape).mean(-1)  # (S, K)
+        else:
+            flat = (sigma * self.n + tau).flatten(1)  # (S, K*n)
+            cross = self.gram.gather(1, flat).view(sigma.shape).mean(-1)  # (S, K)
         return self.const[:, None] - 2 * cross
 
 

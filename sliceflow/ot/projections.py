@@ -5,40 +5,63 @@ Parameters of every model live in one flat vector, so ``(S, K, P)`` holds K mode
 arithmetic. Evaluation is a few batched matmuls over the S*K models at once.
 
 - ``linear``: ``m(x) = w^T x + b`` (``nn.Linear(d, 1)``; default PyTorch initialisation).
-- ``mlp``: ``m(x) = w_2^T relu(W_1 x + b_1) + b_2`` (``d -> hidden -> 1``), He (Kaiming normal,
-  fan-in, ReLU gain) initialisation of the weights, PyTorch's default uniform biases.
+- ``mlp``: ``m(x) = w^T relu(W_L ... relu(W_1 x + b_1) ... + b_L) + b`` (``d -> widths[0] ->
+  ... -> widths[-1] -> 1``), He (Kaiming normal, fan-in, ReLU gain) initialisation of the
+  weights, PyTorch's default uniform biases. ``hidden`` is one width or a list of widths.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
 from sliceflow.ot.draws import rand, randn
 
 PROJECTIONS = ("linear", "mlp")
+POINT_CHUNK = 128  # points per block of a deep mlp (``_evaluate_deep``)
 
 
 def _uniform(generators, shape, bound, dtype, device) -> torch.Tensor:
     return (2 * rand(generators, shape, dtype=dtype, device=device) - 1) * bound
 
 
+def widths_of(hidden: int | Sequence[int]) -> tuple[int, ...]:
+    """Hidden widths of an mlp: one width or a list of widths -> a tuple."""
+    return (int(hidden),) if isinstance(hidden, int) else tuple(int(h) for h in hidden)
+
+
+def parameter_count(kind: str, d: int, hidden: int | Sequence[int]) -> int:
+    """Length P of the flat parameter vector of one model."""
+    if kind == "linear":
+        return d + 1
+    sizes, fan_in = 0, d
+    for h in widths_of(hidden):
+        sizes, fan_in = sizes + h * (fan_in + 1), h
+    return sizes + fan_in + 1
+
+
 def init_parameters(kind, d, hidden, generators, *, dtype, device) -> torch.Tensor:
     """Flat initial parameters (S, P), every draw from the seed's own generator.
 
-    mlp layout: ``[W_1 | b_1]`` row by row (hidden, d + 1), then ``w_2`` (hidden), then ``b_2``,
-    so that the first layer is one matmul with the points augmented by a column of ones.
+    mlp layout: per hidden layer ``[W_l | b_l]`` row by row (h_l, fan_in + 1), then the output
+    weights ``w`` (h_L) and bias ``b``, so that every layer is one matmul with its inputs
+    augmented by a row of ones. Draws in that order, layer by layer.
     """
     if kind == "linear":
         bound = 1 / math.sqrt(d)  # nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
         return _uniform(generators, (d + 1,), bound, dtype, device)
     S = len(generators)
-    w1 = randn(generators, (hidden, d), dtype=dtype, device=device) * math.sqrt(2 / d)
-    b1 = _uniform(generators, (hidden, 1), 1 / math.sqrt(d), dtype, device)
-    w2 = randn(generators, (hidden,), dtype=dtype, device=device) * math.sqrt(2 / hidden)
-    b2 = _uniform(generators, (1,), 1 / math.sqrt(hidden), dtype, device)
-    return torch.cat([torch.cat([w1, b1], -1).view(S, -1), w2, b2], dim=-1)
+    parts, fan_in = [], d
+    for h in widths_of(hidden):
+        w = randn(generators, (h, fan_in), dtype=dtype, device=device) * math.sqrt(2 / fan_in)
+        b = _uniform(generators, (h, 1), 1 / math.sqrt(fan_in), dtype, device)
+        parts.append(torch.cat([w, b], -1).view(S, -1))
+        fan_in = h
+    w_out = randn(generators, (fan_in,), dtype=dtype, device=device) * math.sqrt(2 / fan_in)
+    b_out = _uniform(generators, (1,), 1 / math.sqrt(fan_in), dtype, device)
+    return torch.cat([*parts, w_out, b_out], dim=-1)
 
 
 def evaluate(kind: str, params: torch.Tensor, points: torch.Tensor, hidden: int) -> torch.Tensor:
@@ -48,7 +71,10 @@ def evaluate(kind: str, params: torch.Tensor, points: torch.Tensor, hidden: int)
     if kind == "linear":
         w, b = params[..., :d], params[..., d:]
         return torch.bmm(w, points.transpose(1, 2)) + b  # (S, K, N)
-    h, n_points = hidden, points.shape[1]
+    widths = widths_of(hidden)
+    if len(widths) > 1:
+        return _evaluate_deep(params, points, widths)
+    h, n_points = widths[0], points.shape[1]
     ones = torch.ones(S, 1, n_points, dtype=points.dtype, device=points.device)
     inputs = torch.cat([points.transpose(1, 2), ones], 1)  # (S, d+1, N)
     first = params[..., : h * (d + 1)].reshape(S, K * h, d + 1)  # rows [W_1 | b_1] of K models
@@ -64,15 +90,59 @@ def evaluate(kind: str, params: torch.Tensor, points: torch.Tensor, hidden: int)
     return out.squeeze(2) + params[..., -1:]
 
 
-def stein_gradient(h: torch.Tensor, z: torch.Tensor, eps: float) -> torch.Tensor:
-    """Variance-reduced Stein estimate of the gradient of ``E h(phi + eps Z)``.
+def _evaluate_deep(params: torch.Tensor, points: torch.Tensor, widths: tuple[int, ...]):
+    """Several hidden layers: (S, K, P), (S, M, d) -> (S, K, M), seed by seed and in blocks of
+    ``POINT_CHUNK`` points, so that the K models' activations of a block stay in cache."""
+    S, K, _ = params.shape
+    M, d = points.shape[1], points.shape[2]
+    ones = torch.ones(S, 1, M, dtype=points.dtype, device=points.device)
+    inputs = torch.cat([points.transpose(1, 2), ones], 1)  # (S, d+1, M)
+    layers, offset, fan_in = [], 0, d
+    for h in widths:
+        size = h * (fan_in + 1)
+        layers.append(params[..., offset : offset + size].reshape(S, K, h, fan_in + 1))
+        offset, fan_in = offset + size, h
+    first = layers[0].reshape(S, K * widths[0], d + 1)  # rows [W_1 | b_1] of the K models
+    w_out = params[..., offset : offset + fan_in].reshape(S, K, 1, fan_in)
+    out = torch.empty(S, K, M, dtype=params.dtype, device=params.device)
+    for s in range(S):
+        for start in range(0, M, POINT_CHUNK):
+            block = inputs[s, :, start : start + POINT_CHUNK]  # (d+1, c)
+            c = block.shape[-1]
+            hidden = torch.mm(first[s], block).relu_().view(K, widths[0], c)
+            for layer in layers[1:]:
+                weights, bias = layer[s, ..., :-1], layer[s, ..., -1:]  # (K, h, h'), (K, h, 1)
+                hidden = torch.baddbmm(bias, weights, hidden).relu_()
+            out[s, :, start : start + c] = torch.bmm(w_out[s], hidden).squeeze(1)
+    return out + params[..., -1:]
+
+
+def stein_gradient(
+    h: torch.Tensor, z: torch.Tensor, eps: float, variance_reduction: bool = True
+) -> torch.Tensor:
+    """Stein estimate of the gradient of ``E h(phi + eps Z)``, variance-reduced by default.
 
     .. math:: \\frac1N \\sum_{k=1}^N \\frac{h(\\phi + \\epsilon Z_k) - h(\\phi)}{\\epsilon} Z_k
+              \\quad\\text{(plain: } \\frac1N \\sum_k \\frac{h(\\phi + \\epsilon Z_k)}{\\epsilon}
+              Z_k \\text{)}
 
     h (S, N+1) with the unperturbed value first; z (S, N, P) -> (S, P) in z's dtype.
     """
-    slopes = ((h[:, 1:] - h[:, :1]) / (eps * z.shape[1])).to(z.dtype)  # (S, N)
-    return torch.bmm(slopes.unsqueeze(1), z).squeeze(1)
+    weights = stein_weights(h, eps, variance_reduction).to(z.dtype)  # (S, N)
+    return torch.bmm(weights.unsqueeze(1), z).squeeze(1)
+
+
+def stein_weights(h: torch.Tensor, eps: float, variance_reduction: bool = True) -> torch.Tensor:
+    """Weights ``c_k`` of the estimator ``sum_k c_k Z_k``: (S, N+1) -> (S, N).
+
+    .. math:: c_k = \\frac{h(\\phi + \\epsilon Z_k) - h(\\phi)}{N \\epsilon}
+              \\quad\\text{or, without variance reduction,}\\quad
+              \\frac{h(\\phi + \\epsilon Z_k)}{N \\epsilon}
+    """
+    N = h.shape[1] - 1
+    if variance_reduction:
+        return (h[:, 1:] - h[:, :1]) / (eps * N)
+    return h[:, 1:] / (eps * N)
 
 
 class LowRankMLPSmoothing:
@@ -127,10 +197,11 @@ class LowRankMLPSmoothing:
             torch.bmm(second[s].unsqueeze(1), hidden.relu_(), out=out[s])
         return out.squeeze(2) + bias.unsqueeze(-1)
 
-    def gradient(self, h_values: torch.Tensor, draws: dict[str, torch.Tensor], eps: float):
-        """``1/(N eps) sum_k (h_k - h_0) Z_k`` in the flat layout: (S, N+1) -> (S, P)."""
+    def gradient(self, h_values: torch.Tensor, draws: dict[str, torch.Tensor], eps: float,
+                 variance_reduction: bool = True):  # fmt: skip
+        """``sum_k c_k Z_k`` (``stein_weights``) in the flat layout: (S, N+1) -> (S, P)."""
         S, N, hid, r = draws["xi"].shape
-        c = ((h_values[:, 1:] - h_values[:, :1]) / (eps * N)).to(draws["xi"].dtype)  # (S, N)
+        c = stein_weights(h_values, eps, variance_reduction).to(draws["xi"].dtype)  # (S, N)
         seen = torch.bmm(c.unsqueeze(1), draws["xi"].reshape(S, N, hid * r)).view(S, hid, r)
         # seen Q^T + |c| G (I - QQ^T) = (seen - |c| G Q) Q^T + |c| G: two matmuls
         size = c.norm(dim=1)[:, None, None]  # (S, 1, 1)

@@ -59,6 +59,10 @@ def sample_distribution(
         points = dataset.sample(spec.params, spec.n_samples or n, stream, dim)
     except ValueError as error:
         raise fail(str(error)) from None
+    except MemoryError:
+        raise fail(
+            f"{spec.n_samples or n} samples do not fit in memory; lower the number of points"
+        ) from None
     return np.asarray(points, dtype=np.float64), f"dataset {spec.dataset!r}"
 
 

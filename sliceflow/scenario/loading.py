@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +87,8 @@ def build_scenario(
     for key in raw:
         if key not in allowed:
             raise parser.fail(
-                f"unknown key{closest(str(key), allowed)}; allowed keys (task {task.name}): "
-                f"{', '.join(allowed)}",
+                f"unknown key{_other_task(str(key), task.name) or closest(str(key), allowed)}; "
+                f"allowed keys (task {task.name}): {', '.join(allowed)}",
                 (key,),
             )
     data = dict(raw)
@@ -97,10 +98,16 @@ def build_scenario(
     return parser.validate(task.Scenario, data, ())
 
 
+def _other_task(key: str, current: str) -> str:
+    """`` (a key of task plan: set task: plan)`` when ``key`` belongs to another kind of run."""
+    from sliceflow.tasks import TASKS
+
+    owners = sorted(n for n, t in TASKS.items() if n != current and key in t.Scenario.model_fields)
+    return f" (a key of task {owners[0]}: set task: {owners[0]})" if owners else ""
+
+
 def resolve_flow_scenario(data: dict, parser: Parser, keep: list[str] | None) -> dict:
     """The particle-flow keys: manifold, source and target, methods from the flow registry."""
-    from sliceflow.flows import get_flow
-
     manifold = parser.manifold(data.get("manifold", "euclidean"))
     data["manifold"] = manifold
     for side in ("source", "target"):
@@ -108,10 +115,20 @@ def resolve_flow_scenario(data: dict, parser: Parser, keep: list[str] | None) ->
             data[side] = parser.distribution(data[side], side, manifold.name)
     if "targets" in data:
         data["targets"] = parser.weighted_targets(data["targets"], manifold.name)
-    data["methods"] = parser.methods(
-        data.get("methods"), lambda name: get_flow(name, manifold.name), keep
-    )
+    data["methods"] = parser.methods(data.get("methods"), partial(_flow, manifold.name), keep)
     return data
+
+
+def _flow(manifold: str, name: str):
+    from sliceflow.flows import get_flow, known_flows
+    from sliceflow.plans import PLAN_METHODS
+
+    if name in PLAN_METHODS and name not in known_flows():
+        raise ValueError(
+            f"{name!r} is a plan method (task plan), not a flow; set task: plan or use one of "
+            f"the flows: {', '.join(known_flows())}"
+        )
+    return get_flow(name, manifold)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

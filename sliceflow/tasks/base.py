@@ -126,5 +126,16 @@ class Task:
             task.stepper(label)
 
 
+def cpu_clone(value: Any) -> Any:
+    """Deep copy of a state dict with tensors cloned (never aliases of live parameters)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {k: cpu_clone(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(cpu_clone(v) for v in value)
+    return value
+
+
 def _no_methods(name: str):
     raise ValueError(f"this task has no method {name!r}")

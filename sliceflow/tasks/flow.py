@@ -24,7 +24,7 @@ from sliceflow.tasks._barycenter import (
     exact_objective,
     references,
 )
-from sliceflow.tasks.base import Stepper, Task
+from sliceflow.tasks.base import Stepper, Task, cpu_clone
 
 
 @register_task("flow")
@@ -194,7 +194,7 @@ class ParticleStepper(Stepper):
             "x": self.x.detach().cpu().clone(),
             "step": self.step,
             "elapsed": self.elapsed,
-            "flow": _cpu_clone(self.flow.state_dict()),
+            "flow": cpu_clone(self.flow.state_dict()),
             "generators": [g.get_state() for g in self.generators],
             "diverged": self.diverged.cpu().clone(),
             "diverged_at": self.diverged_at.copy(),
@@ -213,14 +213,3 @@ class ParticleStepper(Stepper):
         self.diverged_at = state["diverged_at"].copy()
         self.nonfinite = state["nonfinite"].copy()
         self.streak = state["streak"].to(device)
-
-
-def _cpu_clone(value: Any) -> Any:
-    """Deep copy of a state dict with tensors cloned (never aliases of live parameters)."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().clone()
-    if isinstance(value, dict):
-        return {k: _cpu_clone(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_cpu_clone(v) for v in value)
-    return value

@@ -9,10 +9,9 @@ import torch
 
 from sliceflow.flows import get_flow
 from sliceflow.flows.base import FlowContext
-from sliceflow.flows.dgswp import stein_gradient
 from sliceflow.manifolds.euclidean import Euclidean
 from sliceflow.ot.plans import PlanCosts
-from sliceflow.ot.projections import evaluate, init_parameters
+from sliceflow.ot.projections import evaluate, init_parameters, stein_gradient
 from sliceflow.ot.slicing import argsort_rows as order
 from tests.helpers import clouds, make_context
 
@@ -172,7 +171,8 @@ def test_low_rank_stein_gradient_has_the_same_law_as_the_explicit_one():
     samples = {True: [], False: []}
     for _ in range(600):
         for low in (True, False):
-            _, grad = flow._stein_step(x, y, costs, smoothing if low else None)
+            perturbation = flow.solver.perturb(x, y, costs, smoothing if low else None)
+            grad = flow.solver.gradient(perturbation)
             samples[low].append(grad[0] @ directions)
     for moment in (1, 2):
         a = torch.stack(samples[True]) ** moment

@@ -1,0 +1,166 @@
+"""DGSWPSolver: deep MLPs, the two Stein estimators, SGD and Adam as torch's, keep_best,
+batching, and the fast sort and plan costs it uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sliceflow.ot.dgswp import DGSWPSolver
+from sliceflow.ot.plans import PlanCosts
+from sliceflow.ot.projections import evaluate, init_parameters, parameter_count
+from sliceflow.ot.slicing import argsort_rows, stable_argsort_rows
+from tests.helpers import clouds
+
+
+def gens(seeds):
+    return [torch.Generator().manual_seed(100 + s) for s in seeds]
+
+
+def solver(seeds=(0,), **changes):
+    options = {"dtype": torch.float64, "eps": 0.3, "n_perturbations": 6} | changes
+    kind, widths = options.pop("kind", "mlp"), options.pop("widths", [8, 5])
+    return DGSWPSolver(kind, widths, 2, gens(seeds), **options)
+
+
+def test_deep_mlp_values_equal_torch_modules():
+    """The flat layout of a 2-8-5-1 ReLU MLP evaluates as the nn.Sequential it describes."""
+    params = init_parameters("mlp", 2, [8, 5], gens([0, 1]), dtype=torch.float64, device="cpu")
+    assert params.shape == (2, parameter_count("mlp", 2, [8, 5])) == (2, 8 * 3 + 5 * 9 + 5 + 1)
+    points = torch.randn(2, 300, 2, dtype=torch.float64)  # 300 > one block of points
+    values = evaluate("mlp", params.unsqueeze(1), points, [8, 5])  # (2, 1, 300)
+    for s in range(2):
+        p = params[s]
+        net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 5),
+                                  torch.nn.ReLU(), torch.nn.Linear(5, 1)).double()  # fmt: skip
+        first, second = p[:24].view(8, 3), p[24:69].view(5, 9)
+        with torch.no_grad():
+            net[0].weight.copy_(first[:, :2]), net[0].bias.copy_(first[:, 2])
+            net[2].weight.copy_(second[:, :8]), net[2].bias.copy_(second[:, 8])
+            net[4].weight.copy_(p[69:74].view(1, 5)), net[4].bias.copy_(p[74:])
+            expected = net(points[s])[:, 0]
+        torch.testing.assert_close(values[s, 0], expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("variance_reduction", [True, False])
+def test_estimator_is_the_stein_formula_on_the_plan_costs_of_the_perturbed_models(
+    variance_reduction,
+):
+    """costs[k] is h(phi + eps Z_k); the gradient is (1/N) sum (h_k - h_0) Z_k / eps with
+    variance reduction and the plain (1/N) sum h_k Z_k / eps without."""
+    x, y = clouds([3], n=40)
+    s = solver(variance_reduction=variance_reduction)
+    costs = PlanCosts(x, y)
+    perturbation = s.perturb(x, y, costs)
+    z, h, eps, N = perturbation.draws, perturbation.costs, 0.3, 6
+    models = torch.cat([s.params.unsqueeze(1), s.params.unsqueeze(1) + eps * z], 1)
+    sigma, tau = s.orders_of(models, x, y)
+    torch.testing.assert_close(h, costs(sigma, tau), rtol=0, atol=0)
+    baseline = h[0, 0] if variance_reduction else 0.0
+    expected = sum((h[0, k + 1] - baseline) * z[0, k] for k in range(N)) / (N * eps)
+    torch.testing.assert_close(s.gradient(perturbation)[0], expected, rtol=1e-12, atol=1e-12)
+    other = solver(variance_reduction=not variance_reduction).gradient(perturbation)
+    assert not torch.allclose(other, s.gradient(perturbation))  # the flag matters
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_optimiser_steps_equal_torch_optimisers_on_the_same_gradients(name):
+    x, y = clouds([1, 2], n=30)
+    s = solver(seeds=(1, 2), optimizer=name, lr=0.05)
+    reference = torch.nn.Parameter(s.params.clone())
+    torch_opt = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[name]([reference], lr=0.05)
+    costs = PlanCosts(x, y)
+    for _ in range(4):
+        perturbation = s.perturb(x, y, costs)
+        reference.grad = s.gradient(perturbation).clone()
+        torch_opt.step()
+        s.update(perturbation)
+        assert torch.equal(s.params, reference.detach())
+
+
+def test_keep_best_fit_rolls_back_to_the_lowest_iterate():
+    """fit(keep_best) ends on a copy of the visited iterate with the lowest plan cost."""
+    x, y = clouds([5, 6], n=40)
+    config = {"seeds": (5, 6), "optimizer": "sgd", "lr": 2.0}
+    best = solver(**config, keep_best=True)
+    best.fit(x, y, 15)
+    replay = solver(**config)
+    costs = PlanCosts(x, y)
+    iterates, values = [], []
+    for _ in range(15):
+        iterates.append(replay.params.clone())
+        values.append(replay.step(x, y, costs)[:, 0])
+    iterates.append(replay.params.clone())
+    values.append(replay.cost(x, y, costs))
+    values = torch.stack(values, 1)  # (S, 16)
+    for s in range(2):
+        first_best = int(values[s].argmin())  # ties keep the earlier iterate
+        assert torch.equal(best.params[s], iterates[first_best][s])
+    torch.testing.assert_close(best.cost(x, y), values.min(1).values, rtol=0, atol=0)
+    assert (values.argmin(1) != 15).any()  # a real roll-back happened
+
+
+def test_a_seed_alone_equals_the_same_seed_in_a_batch():
+    x, y = clouds([0, 4, 9], n=40, dtype=torch.float32)
+    batch = solver(seeds=(0, 4, 9), dtype=torch.float32, stable_sort=True)
+    batch_costs = [batch.step(x, y) for _ in range(3)]
+    for i, seed in enumerate((0, 4, 9)):
+        alone = solver(seeds=(seed,), dtype=torch.float32, stable_sort=True)
+        costs = [alone.step(x[i : i + 1], y[i : i + 1]) for _ in range(3)]
+        assert torch.equal(alone.params[0], batch.params[i])
+        assert all(torch.equal(a[0], b[i]) for a, b in zip(costs, batch_costs, strict=True))
+
+
+def test_state_round_trip_continues_identically():
+    x, y = clouds([2], n=30)
+    first = solver(optimizer="adam", keep_best=True)
+    for _ in range(2):
+        first.step(x, y)
+    first.remember(first.cost(x, y))
+    state, rng = first.state_dict(), [g.get_state() for g in first.generators]
+    expected = [first.step(x, y) for _ in range(2)]
+    second = solver(optimizer="adam", keep_best=True)
+    second.load_state_dict(state)
+    for g, saved in zip(second.generators, rng, strict=True):
+        g.set_state(saved)
+    assert all(torch.equal(a, second.step(x, y)) for a in expected)
+    assert torch.equal(first.best_params, second.best_params)
+
+
+def test_stable_argsort_equals_numpy_stable_argsort_with_ties_and_signed_zeros():
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((7, 1024)).astype(np.float32)
+    values[:, ::5] = np.round(values[:, ::5])  # many exact ties
+    values[0, :4] = [0.0, -0.0, 0.0, -0.0]
+    values[1, :3] = [np.inf, -np.inf, np.float32(3.4e38)]
+    order = stable_argsort_rows(torch.from_numpy(values))
+    assert np.array_equal(order.numpy(), np.argsort(values, axis=-1, kind="stable"))
+    with_nan = values.copy()
+    with_nan[2, 7] = np.nan
+    assert np.array_equal(stable_argsort_rows(torch.from_numpy(with_nan)).numpy(),
+                          np.argsort(with_nan, axis=-1, kind="stable"))  # fmt: skip
+    as64 = torch.from_numpy(values.astype(np.float64))
+    assert np.array_equal(stable_argsort_rows(as64).numpy(), order.numpy())
+    distinct = torch.from_numpy(rng.standard_normal((3, 500)).astype(np.float32))
+    assert torch.equal(stable_argsort_rows(distinct), argsort_rows(distinct))
+
+
+def test_plan_costs_by_coordinate_equal_the_gram_form():
+    x, y = clouds([0, 1], n=200)
+    sigma = torch.stack([torch.stack([torch.randperm(200) for _ in range(5)]) for _ in range(2)])
+    tau = torch.stack([torch.stack([torch.randperm(200) for _ in range(5)]) for _ in range(2)])
+    gram = PlanCosts(x, y)(sigma, tau)
+    coordinate = PlanCosts(x, y, by_coordinate=True)(sigma, tau)
+    torch.testing.assert_close(coordinate, gram, rtol=1e-13, atol=1e-13)
+    matched_x = x.gather(1, sigma[:, 0, :, None].expand(-1, -1, 2))
+    matched_y = y.gather(1, tau[:, 0, :, None].expand(-1, -1, 2))
+    direct = (matched_x - matched_y).square().sum(-1).mean(-1)
+    torch.testing.assert_close(coordinate[:, 0], direct, rtol=1e-13, atol=1e-13)
+
+
+def test_bad_solver_options_are_refused():
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        solver(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="unknown projection"):
+        solver(kind="cubic")
