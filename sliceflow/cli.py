@@ -144,11 +144,12 @@ def validate_command(
 
 @app.command("list")
 def list_command() -> None:
-    """List the tasks, methods, datasets and manifolds sliceflow knows."""
+    """List the tasks, methods, datasets and manifolds sliceflow knows, and where each is from."""
     from rich.markup import escape
 
-    from sliceflow.datasets import DATASETS
-    from sliceflow.flows import FLOW_VARIANTS, FLOWS
+    from sliceflow.datasets import DATASETS, dataset_origin
+    from sliceflow.datasets import PLUGINS as DATASET_PLUGINS
+    from sliceflow.flows import FLOW_VARIANTS, FLOWS, PLUGINS, flow_origin
     from sliceflow.manifolds import MANIFOLDS
     from sliceflow.tasks import TASKS, get_task
 
@@ -160,14 +161,17 @@ def list_command() -> None:
     entries = [(n, c, ", ".join(sorted(c.manifolds))) for n, c in FLOWS.items()]
     entries += [(n, c, m) for (n, m), c in FLOW_VARIANTS.items()]
     for name, cls, where in sorted(entries, key=lambda e: (e[0], e[2])):
-        console.print(f"  {name:<22} {escape(cls.summary)} [dim]({where})[/]")
+        origin = escape(f"{where}; {flow_origin(name)}")
+        console.print(f"  {name:<22} {escape(cls.summary)} [dim]({origin})[/]")
     console.print("[bold]datasets[/]")
     for name, dataset in sorted(DATASETS.items()):
-        where = ", ".join(sorted(dataset.manifolds))
-        console.print(f"  {name:<22} {escape(dataset.summary)} [dim]({where})[/]")
+        origin = escape(f"{', '.join(sorted(dataset.manifolds))}; {dataset_origin(name)}")
+        console.print(f"  {name:<22} {escape(dataset.summary)} [dim]({origin})[/]")
     console.print("[bold]manifolds[/]")
     for name, cls in sorted(MANIFOLDS.items()):
         console.print(f"  {name:<22} {escape(cls.summary)}")
+    for line in [*PLUGINS.broken.values(), *DATASET_PLUGINS.broken.values()]:
+        err_console.print(f"[yellow]broken plugin[/]: {escape(line)}")
 
 
 @app.command("report")
