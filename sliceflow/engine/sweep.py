@@ -74,6 +74,8 @@ def sweep(
     shard_seeds : split each point's seeds into this many runs, merged into one run folder equal
         to the unsharded one (timings aside).
     yes : allow a grid larger than ``grid.MAX_POINTS``.
+    render : write each point's figures and report, and the sweep's figure, sweep.md and
+        sweep.html (sweep.yaml and sweep.csv are always written).
     render_options : report options of each point (``gif``, ``format``...; GIFs off by default).
 
     Raises
@@ -90,8 +92,8 @@ def sweep(
     record = _open_record(out_dir, points, axes, scenario, overrides, shard_seeds)
     runner = _make_executor(executor, address, max_parallel, device)
     record.update(executor=executor, address=address, device=device)
-    driver = _Driver(out_dir, points, record, shard_seeds, device,
-                     {"gif": False, **(render_options or {})}, on_event)  # fmt: skip
+    reports = {"gif": False, **(render_options or {})} if render else None
+    driver = _Driver(out_dir, points, record, shard_seeds, device, reports, on_event)
     paths = [axis.path for axis in axes]
     try:
         units = driver.plan()
@@ -171,7 +173,8 @@ class _Driver:
     """The state of every point, kept in sweep.yaml as units start and finish."""
 
     def __init__(self, out_dir: Path, points: list[Point], record: dict, shard_seeds: int,
-                 device: str, render: dict, on_event: EventCallback | None) -> None:  # fmt: skip
+                 device: str, render: dict | None, on_event: EventCallback | None
+                 ) -> None:  # fmt: skip
         self.out_dir, self.record, self.shard_seeds = out_dir, record, shard_seeds
         self.device, self.render, self.on_event = device, render, on_event
         self.points = {p.name: p for p in points}
@@ -254,7 +257,7 @@ class _Driver:
         start = time.perf_counter()
         merge_shards(point.scenario, [d for _, d in self.shards[point.name].values()],
                      run_dir, self.device)  # fmt: skip
-        note = render_point(run_dir, self.render)
+        note = render_point(run_dir, self.render) if self.render is not None else ""
         shutil.rmtree(self.out_dir / sweepdir.SHARDS_DIR / point.name, ignore_errors=True)
         entry["seconds"] = round(
             float(entry.get("seconds") or 0.0) + time.perf_counter() - start, 3
@@ -282,7 +285,8 @@ def _finish(
     if render:
         from sliceflow.report.sweep import render_sweep
 
-        render_sweep(out_dir, threshold=threshold, fmt=driver.render.get("format"), aggregate=False)
+        fmt = (driver.render or {}).get("format")
+        render_sweep(out_dir, threshold=threshold, fmt=fmt, aggregate=False)
     return SweepResult(out_dir, paths, record["points"], rows)
 
 
