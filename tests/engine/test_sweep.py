@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -179,3 +180,15 @@ def test_a_folder_that_is_not_a_sweep_is_refused(tmp_path):
     (tmp_path / "out" / "notes.txt").write_text("mine")
     result = _invoke("sweep", path, "--grid", "steps=1,2", "--out", tmp_path / "out")
     assert result.exit_code == 2 and "is not a sweep folder" in result.output
+
+
+@pytest.mark.slow
+def test_a_damaged_sweep_record_is_one_line(finished, tmp_path):
+    path, result = finished
+    copy = tmp_path / "copy"
+    shutil.copytree(result.out_dir, copy)
+    (copy / "sweep.yaml").write_text("points: [unclosed\n")
+    for args in (["report", copy], ["sweep", path, "--grid", "steps=1,2", "--out", copy]):
+        outcome = _invoke(*args)
+        lines = outcome.output.strip().splitlines()
+        assert outcome.exit_code == 2 and len(lines) == 1 and "sweep.yaml" in lines[0], lines
