@@ -294,7 +294,7 @@ def sweep_command(
     from sliceflow.errors import UserError
     from sliceflow.scenario import parse_override
 
-    options = render_options(gif, None, None, None, None, fmt)
+    options = render_options(gif, None, None, None, None, fmt, threshold=threshold)
     try:
         overrides = dict(parse_override(item) for item in set_ or [])
         result = sweep(scenario, grid or [], out=out, overrides=overrides, executor=executor,

@@ -52,26 +52,26 @@ def test_a_grid_of_4_points_on_ray_equals_the_local_executor(tmp_path):
 
 def test_a_ray_point_interrupted_mid_way_resumes_to_the_same_numbers(tmp_path):
     path = sweep_scenario(tmp_path / "scenario.yaml", methods=[{"method": "swd", "lr": 1.0}],
-                          trace={"every": 50}, snapshots={"every": 500})  # fmt: skip
-    grid = {"steps": [6000, 10]}  # the long point is submitted first
+                          trace={"every": 100}, snapshots={"every": 1000})  # fmt: skip
+    grid = {"steps": [12000, 10]}  # the long point is submitted first
 
     def stop_after_first(kind, point, detail):
         if kind == "completed":
-            time.sleep(1.0)  # the long point steps on meanwhile
+            time.sleep(1.0)  # the long point (several seconds) steps on meanwhile
             raise KeyboardInterrupt  # Ctrl-C in the driver: the running task is cancelled
 
     with pytest.raises(SweepInterrupted) as caught:
         sweep(path, grid, out=tmp_path / "out", executor="ray", on_event=stop_after_first,
               render=False)  # fmt: skip
-    assert caught.value.result.states("interrupted") == ["steps=6000"]
-    kept = yaml.safe_load((tmp_path / "out" / "steps=6000" / "scenario.yaml").read_text())
-    assert 0 < kept["run"]["completed_steps"]["swd"] < 6000  # stopped mid-way, files written
+    assert caught.value.result.states("interrupted") == ["steps=12000"]
+    kept = yaml.safe_load((tmp_path / "out" / "steps=12000" / "scenario.yaml").read_text())
+    assert 0 < kept["run"]["completed_steps"]["swd"] < 12000  # stopped mid-way, files written
     events = []
     finished = sweep(path, grid, out=tmp_path / "out", executor="ray", render=False,
                      on_event=lambda *e: events.append(e[0]))  # fmt: skip
     assert sorted(events) == ["completed", "skip", "start"]
-    assert finished.states("completed") == ["steps=6000", "steps=10"]
-    for steps in (10, 6000):
+    assert finished.states("completed") == ["steps=12000", "steps=10"]
+    for steps in (10, 12000):
         plain = tmp_path / f"plain{steps}"
         sliceflow.run(path, out=plain, steps=steps, render=False)
         assert_same_run(plain, tmp_path / "out" / f"steps={steps}")
