@@ -1,8 +1,8 @@
 """sliceflow: sliced-Wasserstein particle flows in Euclidean space and on the Poincaré ball.
 
-Public face: ``run`` (a scenario -> traces, files), ``load_scenario``, the registries ``FLOWS``,
-``MANIFOLDS`` and ``TASKS``, and the one-line user errors. Everything is imported on first use, so
-``sliceflow --help`` does not load torch.
+Public face: ``run`` (a scenario -> traces, files), ``sweep`` (a grid of runs), ``load_scenario``,
+the registries ``FLOWS``, ``MANIFOLDS`` and ``TASKS``, and the one-line user errors. Everything is
+imported on first use, so ``sliceflow --help`` does not load torch.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 _LAZY = {
     "run": ("sliceflow.engine", "run"),
+    "sweep": ("sliceflow.engine.sweep", "sweep"),
     "RunResult": ("sliceflow.engine", "RunResult"),
     "RunInterrupted": ("sliceflow.engine", "RunInterrupted"),
     "load_scenario": ("sliceflow.scenario", "load_scenario"),
@@ -37,4 +38,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["FLOWS", "MANIFOLDS", "TASKS", "RunDirError", "RunInterrupted", "RunResult",
-           "ScenarioError", "UserError", "load_scenario", "run", "__version__"]  # fmt: skip
+           "ScenarioError", "UserError", "load_scenario", "run", "sweep",
+           "__version__"]  # fmt: skip

@@ -144,11 +144,12 @@ def validate_command(
 
 @app.command("list")
 def list_command() -> None:
-    """List the tasks, methods, datasets and manifolds sliceflow knows."""
+    """List the tasks, methods, datasets and manifolds sliceflow knows, and where each is from."""
     from rich.markup import escape
 
-    from sliceflow.datasets import DATASETS
-    from sliceflow.flows import FLOW_VARIANTS, FLOWS
+    from sliceflow.datasets import DATASETS, dataset_origin
+    from sliceflow.datasets import PLUGINS as DATASET_PLUGINS
+    from sliceflow.flows import FLOW_VARIANTS, FLOWS, PLUGINS, flow_origin
     from sliceflow.manifolds import MANIFOLDS
     from sliceflow.tasks import TASKS, get_task
 
@@ -160,7 +161,8 @@ def list_command() -> None:
     entries = [(n, c, ", ".join(sorted(c.manifolds))) for n, c in FLOWS.items()]
     entries += [(n, c, m) for (n, m), c in FLOW_VARIANTS.items()]
     for name, cls, where in sorted(entries, key=lambda e: (e[0], e[2])):
-        console.print(f"  {name:<22} {escape(cls.summary)} [dim]({where})[/]")
+        origin = escape(f"{where}; {flow_origin(name)}")
+        console.print(f"  {name:<22} {escape(cls.summary)} [dim]({origin})[/]")
     from sliceflow.plans import PLAN_METHODS
 
     console.print("[bold]plan methods[/] (task plan)")
@@ -168,8 +170,8 @@ def list_command() -> None:
         console.print(f"  {name:<22} {escape(cls.summary)}")
     console.print("[bold]datasets[/]")
     for name, dataset in sorted(DATASETS.items()):
-        where = ", ".join(sorted(dataset.manifolds))
-        console.print(f"  {name:<22} {escape(dataset.summary)} [dim]({where})[/]")
+        origin = escape(f"{', '.join(sorted(dataset.manifolds))}; {dataset_origin(name)}")
+        console.print(f"  {name:<22} {escape(dataset.summary)} [dim]({origin})[/]")
     from sliceflow.datasets.histograms import HISTOGRAMS
     from sliceflow.tasks._wdl import METHODS as DICTIONARY_METHODS
 
@@ -182,11 +184,15 @@ def list_command() -> None:
     console.print("[bold]manifolds[/]")
     for name, cls in sorted(MANIFOLDS.items()):
         console.print(f"  {name:<22} {escape(cls.summary)}")
+    for line in [*PLUGINS.broken.values(), *DATASET_PLUGINS.broken.values()]:
+        err_console.print(f"[yellow]broken plugin[/]: {escape(line)}")
 
 
 @app.command("report")
 def report_command(
-    run_dir: Annotated[Path, typer.Argument(help="run directory written by `sliceflow run`")],
+    run_dir: Annotated[
+        Path, typer.Argument(help="run directory of `sliceflow run`, or a `sliceflow sweep` folder")
+    ],
     gif: Gif = None,
     gif_seed: GifSeed = None,
     gif_frames: GifFrames = None,
@@ -200,7 +206,8 @@ def report_command(
 ) -> None:
     """Re-render trace, snapshots, GIFs and report.md/.html of RUN_DIR (no flow is recomputed).
 
-    Unset options come from the run's scenario.yaml `output:` section.
+    Unset options come from the run's scenario.yaml `output:` section. For a sweep folder (it
+    holds sweep.yaml): sweep.csv, the sweep figure, sweep.md and sweep.html.
     """
     from sliceflow.errors import UserError
     from sliceflow.report import render_run
@@ -209,6 +216,10 @@ def report_command(
 
     options = render_options(gif, gif_seed, gif_frames, fps, size, fmt, threshold=threshold,
                              log_time=log_time)  # fmt: skip
+    from sliceflow.sweepdir import is_sweep
+
+    if is_sweep(run_dir):
+        return _report_sweep(run_dir, threshold, fmt)
     try:
         written, resolved = render_run(run_dir, **options), None
         run = load_run(run_dir)
@@ -223,6 +234,18 @@ def report_command(
                  stats_table(run, resolved.threshold))  # fmt: skip
     console.print(f"wrote {len(written)} files to {run.run_dir}: "
                   + ", ".join(p.name for p in written))  # fmt: skip
+
+
+def _report_sweep(folder: Path, threshold: float | None, fmt: str | None) -> None:
+    from sliceflow.errors import UserError
+    from sliceflow.report.sweep import render_sweep
+
+    try:
+        written = render_sweep(folder, threshold=threshold, fmt=fmt)
+    except UserError as error:
+        fail(str(error))
+    _sweep_summary(folder, best=True)
+    console.print(f"wrote {', '.join(p.name for p in written)} in {folder}")
 
 
 @app.command("compare")
@@ -246,6 +269,105 @@ def compare_command(
         fail(str(error))
     console.print(Markdown(comparison.markdown))
     console.print("wrote " + ", ".join(str(p) for p in comparison.paths))
+
+
+@app.command("sweep")
+def sweep_command(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", help="path=v1,v2,...: one axis of the grid, paths as --set takes"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="sweep folder (default: sweeps/<name>)")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="override a value at every point: key.path=value"),
+    ] = None,
+    executor: Annotated[str, typer.Option(help="local (process pool) or ray")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster HOST:PORT (default: RAY_ADDRESS, else local)")
+    ] = None,
+    max_parallel: Annotated[
+        int | None, typer.Option(help="runs at once (default: local = CPU cores, ray = any)")
+    ] = None,
+    shard_seeds: Annotated[int, typer.Option(help="split each point's seeds into K runs")] = 1,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    yes: Annotated[
+        bool, typer.Option("--yes", help="allow a grid of more than 100 points")
+    ] = False,
+    best: Annotated[bool, typer.Option("--best", help="print the best setting per method")] = False,
+    threshold: Threshold = None,
+    gif: Gif = None,
+    fmt: Format = None,
+) -> None:
+    """Run SCENARIO at every point of the --grid: one run folder per point, sweep.csv, a figure,
+    sweep.md and sweep.html in --out. Running the same command again finishes what is missing."""
+    from sliceflow.engine.sweep import SweepInterrupted, sweep
+    from sliceflow.errors import UserError
+    from sliceflow.scenario import parse_override
+
+    options = render_options(gif, None, None, None, None, fmt, threshold=threshold)
+    try:
+        overrides = dict(parse_override(item) for item in set_ or [])
+        result = sweep(scenario, grid or [], out=out, overrides=overrides, executor=executor,
+                       address=address, max_parallel=max_parallel, shard_seeds=shard_seeds,
+                       device=device, yes=yes, render_options=options, threshold=threshold,
+                       on_event=_sweep_event)  # fmt: skip
+    except UserError as error:
+        fail(str(error))
+    except SweepInterrupted as stop:
+        kept = len(stop.result.states("completed"))
+        again = ["sliceflow", "sweep", str(scenario), "--out", str(stop.result.out_dir)]
+        for option, values in (("--grid", grid), ("--set", set_)):
+            again += [item for value in values or [] for item in (option, value)]
+        for option, value, default in (("--executor", executor, "local"), ("--address", address,
+                None), ("--max-parallel", max_parallel, None), ("--shard-seeds", shard_seeds, 1),
+                ("--device", device, "cpu")):  # fmt: skip
+            again += [option, str(value)] if value != default else []
+        command = shlex.join(again + (["--yes"] if yes else []))
+        err_console.print(
+            f"[yellow]interrupted[/]: {kept} finished points kept in "
+            f"{escape(str(stop.result.out_dir))}; continue with: {escape(command)}"
+        )
+        raise typer.Exit(INTERRUPTED) from None
+    _sweep_summary(result.out_dir, best)
+    failed, lost = result.states("failed"), result.states("lost")
+    if failed or lost:
+        err_console.print(f"[bold red]{len(failed) + len(lost)} points did not finish[/] "
+                          f"({', '.join(failed + lost)}); fix what the lines above say, then "
+                          "run the same command again to finish them")  # fmt: skip
+        raise typer.Exit(USER_ERROR if failed else 1)
+
+
+def _sweep_event(kind: str, point: str, detail: str) -> None:
+    styles = {"completed": "green", "skip": "dim", "start": "dim", "failed": "bold red",
+              "lost": "bold red", "interrupted": "yellow"}  # fmt: skip
+    words = {"skip": "already finished", "start": "started"}
+    text = f"[{styles.get(kind, 'default')}]{words.get(kind, kind)}[/] {escape(point)}"
+    err_console.print(text + (f": {escape(detail)}" if detail else ""))
+
+
+def _sweep_summary(folder: Path, best: bool) -> None:
+    from sliceflow.report.sweep import best_rows, load_sweep
+
+    report = load_sweep(folder, aggregate=False)
+    if best:
+        console.print(f"[bold]best setting per method[/] (final median \\[q25, q75] of "
+                      f"{escape(report.quantity)}):")  # fmt: skip
+        for row in best_rows(report):
+            setting = ", ".join(f"{path}={row.values[path]}" for path in report.paths)
+            below = (
+                "" if row.first_below is None else f", below threshold at step {row.first_below}"
+            )
+            console.print(
+                f"  {escape(row.method)}: {escape(setting)} -> {row.median:.3f} "
+                f"[{row.q25:.3f}, {row.q75:.3f}]{below} ({escape(row.point)})"
+            )
+    done = sum(p["state"] == "completed" for p in report.record["points"])
+    console.print(f"{done} of {len(report.record['points'])} points finished; outputs in "
+                  f"{report.folder} (sweep.csv, sweep.md, sweep.html)")  # fmt: skip
 
 
 # -- helpers of `run` ---------------------------------------------------------------------------

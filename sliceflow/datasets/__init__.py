@@ -5,16 +5,20 @@ A dataset is a function ``sample(config, n, stream, dim) -> np.ndarray (n, d)`` 
 side (source or target) of one seed: ``stream.random_state()`` is a NumPy ``RandomState`` of its
 own, so a seed's source and target are independent draws even when both are the same dataset.
 ``dim`` is the scenario's requested dimension or None (datasets with a fixed dimension reject any
-other). Modules of this package register themselves on import.
+other). Modules of this package register themselves on import; installed packages add datasets
+through the entry-point group ``sliceflow.datasets`` (a module that registers its datasets, or a
+``Dataset`` record; see :mod:`sliceflow.plugins`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+
+from sliceflow.plugins import Plugins, load_group
 
 
 class DatasetConfig(BaseModel):
@@ -81,6 +85,8 @@ def get_dataset(name: str) -> Dataset:
     try:
         return DATASETS[name]
     except KeyError:
+        if name in PLUGINS.broken:
+            raise ValueError(PLUGINS.broken[name]) from None
         known = sorted(DATASETS)
         raise ValueError(
             f"unknown dataset {name!r}{closest(name, known)}; known datasets: {', '.join(known)}"
@@ -96,6 +102,27 @@ def _import_all() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
-_import_all()
+def _add_plugin(name: str, dataset: object) -> None:
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"{dataset!r} is not a sliceflow.datasets.Dataset")
+    if name in DATASETS:
+        raise RuntimeError(f"dataset {name!r} registered twice")
+    DATASETS[name] = replace(dataset, name=name)
 
-__all__ = ["DATASETS", "Dataset", "DatasetConfig", "Stream", "get_dataset", "register_dataset"]
+
+def dataset_origin(name: str) -> str:
+    """Where dataset ``name`` comes from: ``sliceflow`` or ``plugin <package> <version> (...)``."""
+    return PLUGINS.origin(name)
+
+
+def load_plugins() -> Plugins:
+    """Register the datasets of installed packages (entry-point group ``sliceflow.datasets``)."""
+    return load_group("sliceflow.datasets", [DATASETS], _add_plugin, PLUGINS)
+
+
+PLUGINS = Plugins()
+_import_all()
+load_plugins()
+
+__all__ = ["DATASETS", "PLUGINS", "Dataset", "DatasetConfig", "Stream", "dataset_origin",
+           "get_dataset", "load_plugins", "register_dataset"]  # fmt: skip

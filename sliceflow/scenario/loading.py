@@ -276,7 +276,7 @@ class Parser:
             entry = {"method": entry} if isinstance(entry, str) else entry
             if not isinstance(entry, dict) or not isinstance(entry.get("method"), str):
                 raise self.fail("each method needs a 'method' name, e.g. {method: swd}", path)
-            name, label = entry["method"], entry.get("label", entry["method"])
+            name, label = entry["method"], entry.get("label", default_label(entry["method"]))
             if not isinstance(label, str) or not label:
                 raise self.fail("label must be a non-empty string", (*path, "label"))
             try:
@@ -356,11 +356,20 @@ def _apply_override(raw: dict, key: str, value: Any, fail) -> None:
     node[parts[-1]] = value
 
 
+def default_label(method: Any) -> Any:
+    """The label of a method entry that gives none: its name, or for a class reference
+    ``package.module:ClassName`` the class name (labels name files and ``--set`` paths)."""
+    return method.rpartition(":")[2] if isinstance(method, str) else method
+
+
 def _list_item(items: list, part: str, path: list[str], fail) -> Any:
     if part.isdigit() and int(part) < len(items):
         return items[int(part)]
     for item in items:
-        if isinstance(item, dict) and part in (item.get("label"), item.get("method")):
+        if not isinstance(item, dict):
+            continue
+        method = item.get("method")
+        if part in (item.get("label"), method, default_label(method)):
             return item
     raise fail(f"--set: no entry {part!r} in {'.'.join(path[:-1])} (use an index or a label)")
 
