@@ -26,14 +26,21 @@ SIDES = ("source", "target")
 
 @dataclass(frozen=True)
 class Stream:
-    """The random stream of one side (``source`` or ``target``) of seed ``seed``."""
+    """The random stream of one side (``source`` or ``target``) of seed ``seed``.
+
+    ``part`` numbers further independent streams of the same side (e.g. fresh draws for each
+    epoch of a training run); part 0 is the side's own stream.
+    """
 
     seed: int
     side: str = "target"
+    part: int = 0
 
     def random_state(self) -> np.random.RandomState:
-        """A NumPy RandomState seeded by ``(seed, side)``: one independent stream per side."""
-        sequence = np.random.SeedSequence([self.seed, SIDES.index(self.side)])
+        """A NumPy RandomState seeded by ``(seed, side[, part])``: one independent stream per
+        side and part."""
+        entropy = [self.seed, SIDES.index(self.side)] + ([self.part] if self.part else [])
+        sequence = np.random.SeedSequence(entropy)
         return np.random.RandomState(np.random.MT19937(sequence))
 
 
