@@ -19,7 +19,7 @@ from sliceflow.scenario.clouds import make_clouds
 from sliceflow.scenario.loading import resolve_flow_scenario
 from sliceflow.scenario.models import MethodSpec, Scenario
 from sliceflow.tasks import register_task
-from sliceflow.tasks.base import Stepper, Task
+from sliceflow.tasks.base import Stepper, Task, cpu_clone
 
 
 @register_task("flow")
@@ -174,7 +174,7 @@ class ParticleStepper(Stepper):
             "x": self.x.detach().cpu().clone(),
             "step": self.step,
             "elapsed": self.elapsed,
-            "flow": _cpu_clone(self.flow.state_dict()),
+            "flow": cpu_clone(self.flow.state_dict()),
             "generators": [g.get_state() for g in self.generators],
             "diverged": self.diverged.cpu().clone(),
             "diverged_at": self.diverged_at.copy(),
@@ -193,14 +193,3 @@ class ParticleStepper(Stepper):
         self.diverged_at = state["diverged_at"].copy()
         self.nonfinite = state["nonfinite"].copy()
         self.streak = state["streak"].to(device)
-
-
-def _cpu_clone(value: Any) -> Any:
-    """Deep copy of a state dict with tensors cloned (never aliases of live parameters)."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().clone()
-    if isinstance(value, dict):
-        return {k: _cpu_clone(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_cpu_clone(v) for v in value)
-    return value
