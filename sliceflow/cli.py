@@ -161,6 +161,11 @@ def list_command() -> None:
     entries += [(n, c, m) for (n, m), c in FLOW_VARIANTS.items()]
     for name, cls, where in sorted(entries, key=lambda e: (e[0], e[2])):
         console.print(f"  {name:<22} {escape(cls.summary)} [dim]({where})[/]")
+    for task_name, task in sorted(TASKS.items()):
+        if task.catalogue():
+            console.print(f"[bold]methods[/] (task {task_name})")
+        for name, summary in task.catalogue():
+            console.print(f"  {name:<22} {escape(summary)}")
     console.print("[bold]datasets[/]")
     for name, dataset in sorted(DATASETS.items()):
         where = ", ".join(sorted(dataset.manifolds))

@@ -63,6 +63,12 @@ class Stepper:
         """Per-seed counters reported in scenario.yaml's ``run`` section (name -> list)."""
         return {}
 
+    def seconds_per_step(self) -> float | None:
+        """Seconds of a typical step, for ordering methods run in parallel (this stepper is a
+        throwaway probe); None: the engine times two steps. Worth giving when the first steps
+        are not typical (e.g. a long one-off initialisation)."""
+        return None
+
     def state_dict(self) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -116,6 +122,12 @@ class Task:
     def small(self) -> bool:
         """True if every tensor is tiny: the engine then runs torch on one thread."""
         return False
+
+    @classmethod
+    def catalogue(cls) -> list[tuple[str, str]]:
+        """(name, one-line summary) of the methods this task's scenarios may name, for
+        ``sliceflow list`` (the particle flows are listed on their own)."""
+        return []
 
     @classmethod
     def check(cls, scenario) -> None:

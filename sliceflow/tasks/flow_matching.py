@@ -56,6 +56,13 @@ class FlowMatching(Task):
             )  # fmt: skip
         self._floor: list[float] | None = None
 
+    @classmethod
+    def catalogue(cls) -> list[tuple[str, str]]:
+        from sliceflow.cfm.couplings import COUPLINGS
+
+        get_coupling("independent")  # imports every coupling module
+        return [(name, coupling.summary) for name, coupling in sorted(COUPLINGS.items())]
+
     def stepper(self, label: str) -> FlowMatchingStepper:
         spec = next(m for m in self.scenario.methods if m.label == label)
         try:
@@ -172,6 +179,15 @@ class FlowMatchingStepper(Stepper):
             return {}
         pair_cost = (x1 - x0).square().sum(-1).mean(-1)
         return {"loss": _numpy(loss), "pair_cost": _numpy(pair_cost)}
+
+    def seconds_per_step(self) -> float:
+        """A typical iteration, the coupling's one-off start skipped (e.g. DGSWP's initial
+        projection steps): one coupling call spread over its ``aggregate`` iterations."""
+        self.coupling.skip_start()
+        start = time.perf_counter()
+        for _ in range(self.coupling.aggregate):
+            self.advance(want_values=False)
+        return (time.perf_counter() - start) / self.coupling.aggregate
 
     # -- evaluation, at the last step ----------------------------------------------------------
     def measure(self, note=None) -> dict[str, np.ndarray]:

@@ -149,3 +149,28 @@ def test_target_file_of_vectors_runs(tmp_path):
                            source={"dataset": "gaussian", "mean": 0.0, "cov": 1.0})  # fmt: skip
     result = sliceflow.run(scenario, out=tmp_path / "run", render=False)
     assert result.target.shape == (2, 60, 3)  # the held-out samples
+
+
+def test_the_speed_probe_skips_the_dgswp_initialisation():
+    """The engine orders parallel methods by ``seconds_per_step`` of a throwaway stepper; with
+    a million initial projection steps, a probe that ran them would never return."""
+    from sliceflow.scenario import build_scenario
+    from sliceflow.tasks import get_task
+
+    methods = [{"method": "dgswp", "label": "dgswp", "init_steps": 1_000_000, "aggregate": 2}]
+    scenario = build_scenario(fm_scenario(methods=methods))
+    stepper = get_task("flow_matching")(scenario, torch.device("cpu")).stepper("dgswp")
+    assert 0 < stepper.seconds_per_step() < 30
+
+
+def test_missing_torchcfm_is_one_line(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name == "torchcfm" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(ScenarioError, match="pip install --no-deps torchcfm"):
+        sliceflow.run(fm_scenario(), write=False)

@@ -58,6 +58,9 @@ class Coupling:
     def pair(self, x0: torch.Tensor, x1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
+    def skip_start(self) -> None:
+        """Behave from now on as after the first ``pair`` (used by speed probes only)."""
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 

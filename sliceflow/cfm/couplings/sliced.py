@@ -93,6 +93,9 @@ class DGSWPCoupling(Coupling):
         self.plans += 1
         return shuffled_pairs(x0, x1, sigma, tau, self.context.generators)
 
+    def skip_start(self) -> None:
+        self.plans = max(self.plans, 1)
+
     def state_dict(self) -> dict[str, Any]:
         return {"plans": self.plans, "learner": self.learner.state_dict()}
 
