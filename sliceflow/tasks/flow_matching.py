@@ -180,6 +180,9 @@ class FlowMatchingStepper(Stepper):
         pair_cost = (x1 - x0).square().sum(-1).mean(-1)
         return {"loss": _numpy(loss), "pair_cost": _numpy(pair_cost)}
 
+    def info(self) -> dict[str, list]:
+        return self.coupling.info()
+
     def seconds_per_step(self) -> float:
         """A typical iteration, the coupling's one-off start skipped (e.g. DGSWP's initial
         projection steps): one coupling call spread over its ``aggregate`` iterations."""

@@ -1,7 +1,7 @@
 """Couplings of source and target samples for conditional flow matching, by name.
 
-``independent`` (I-CFM), ``minibatch_ot`` (OT-CFM), ``min_swgg`` and ``dgswp`` (sliced plans on
-aggregated minibatches). Adding one = one module in this package with a
+``independent`` (I-CFM), ``minibatch_ot`` (OT-CFM), ``sinkhorn`` (entropic OT), ``min_swgg`` and
+``dgswp`` (sliced plans on aggregated minibatches). Adding one = one module in this package with a
 ``@register_coupling("name")`` class (a pydantic ``Config``, ``pair(x0, x1)``, ``state_dict``);
 modules register themselves on import: there is no list to edit.
 """

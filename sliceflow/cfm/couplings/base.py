@@ -61,6 +61,10 @@ class Coupling:
     def skip_start(self) -> None:
         """Behave from now on as after the first ``pair`` (used by speed probes only)."""
 
+    def info(self) -> dict[str, list]:
+        """Per-seed counters for scenario.yaml's ``run`` section (e.g. solver failures)."""
+        return {}
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 
@@ -71,6 +75,20 @@ class Coupling:
 def gather_rows(points: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``points[s, index[s]]``: (S, n, d), (S, k) -> (S, k, d)."""
     return points.gather(1, index.unsqueeze(-1).expand(-1, -1, points.shape[-1]))
+
+
+def pairs_from_plans(x0, x1, plans: list[torch.Tensor], generators):
+    """As many pairs as source samples, drawn with replacement from each seed's plan (n, m), as
+    torchcfm's ``OTPlanSampler.sample_plan``, from the seed's own generator: two (S, n, d)."""
+    n, m = x0.shape[1], x1.shape[1]
+    rows, cols = [], []
+    for plan, generator in zip(plans, generators, strict=True):
+        weights = plan.detach().double().cpu().flatten()  # (n * m,)
+        draws = torch.multinomial(weights, n, replacement=True, generator=generator)
+        rows.append(draws // m)
+        cols.append(draws % m)
+    rows_t, cols_t = torch.stack(rows).to(x0.device), torch.stack(cols).to(x0.device)  # (S, n)
+    return gather_rows(x0, rows_t), gather_rows(x1, cols_t)
 
 
 def shuffled_pairs(x0, x1, sigma, tau, generators) -> tuple[torch.Tensor, torch.Tensor]:
