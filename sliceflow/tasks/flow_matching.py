@@ -114,6 +114,9 @@ class FlowMatchingStepper(Stepper):
     """One coupling: per-seed networks, their Adam, the coupling and the training stream."""
 
     def __init__(self, task: FlowMatching, spec: MethodSpec) -> None:
+        # imported here: the task registry imports this module even where torchcfm is missing
+        from torchcfm.conditional_flow_matching import ConditionalFlowMatcher
+
         scenario, data = task.scenario, task.data
         self.task, self.label, self.steps = task, spec.label, scenario.steps
         self.seeds = list(scenario.seeds)
@@ -121,6 +124,7 @@ class FlowMatchingStepper(Stepper):
         S, _, d = data.train.shape
         dtype, device = data.train.dtype, data.train.device
         self.batch_size, self.sigma = scenario.batch_size, scenario.sigma
+        self.matcher = ConditionalFlowMatcher(sigma=scenario.sigma)  # the path and its target
         net = scenario.network
         self.net = VelocityMLP(d, net.width, net.depth, self.generators, dtype=dtype,
                                device=device)  # fmt: skip
@@ -145,18 +149,15 @@ class FlowMatchingStepper(Stepper):
 
     def _loss(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
         """CFM loss per seed (S,): ``mean |v(t, x_t) - u_t|^2`` over the minibatch and axes."""
-        from torchcfm.conditional_flow_matching import ConditionalFlowMatcher
-
         S, B, d = x0.shape
         t = rand(self.generators, (B,), dtype=x0.dtype, device=x0.device)  # (S, B)
         if self.sigma > 0:
             noise = randn(self.generators, (B, d), dtype=x0.dtype, device=x0.device)
         else:  # sigma = 0 multiplies the noise away: draw none
             noise = torch.zeros_like(x0)
-        matcher = ConditionalFlowMatcher(sigma=self.sigma)
         flat = (x0.reshape(S * B, d), x1.reshape(S * B, d), t.reshape(S * B))
-        xt = matcher.sample_xt(*flat, noise.reshape(S * B, d))
-        ut = matcher.compute_conditional_flow(*flat, xt)
+        xt = self.matcher.sample_xt(*flat, noise.reshape(S * B, d))
+        ut = self.matcher.compute_conditional_flow(*flat, xt)
         v = self.net(t, xt.view(S, B, d))
         return (v - ut.view(S, B, d)).square().mean(dim=(1, 2))
 
