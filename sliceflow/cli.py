@@ -163,21 +163,17 @@ def list_command() -> None:
     for name, cls, where in sorted(entries, key=lambda e: (e[0], e[2])):
         origin = escape(f"{where}; {flow_origin(name)}")
         console.print(f"  {name:<22} {escape(cls.summary)} [dim]({origin})[/]")
-    from sliceflow.plans import PLAN_METHODS
-
-    console.print("[bold]plan methods[/] (task plan)")
-    for name, cls in sorted(PLAN_METHODS.items()):
-        console.print(f"  {name:<22} {escape(cls.summary)}")
+    for task_name, task in sorted(TASKS.items()):
+        if task.catalogue():
+            console.print(f"[bold]methods[/] (task {task_name})")
+        for name, summary in task.catalogue():
+            console.print(f"  {name:<22} {escape(summary)}")
     console.print("[bold]datasets[/]")
     for name, dataset in sorted(DATASETS.items()):
         origin = escape(f"{', '.join(sorted(dataset.manifolds))}; {dataset_origin(name)}")
         console.print(f"  {name:<22} {escape(dataset.summary)} [dim]({origin})[/]")
     from sliceflow.datasets.histograms import HISTOGRAMS
-    from sliceflow.tasks._wdl import METHODS as DICTIONARY_METHODS
 
-    console.print("[bold]methods[/] (task dictionary)")
-    for name, cls in sorted(DICTIONARY_METHODS.items()):
-        console.print(f"  {name:<22} {escape(cls.summary)}")
     console.print("[bold]histogram datasets[/] (task dictionary)")
     for name, histograms in sorted(HISTOGRAMS.items()):
         console.print(f"  {name:<22} {escape(histograms.summary)}")

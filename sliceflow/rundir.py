@@ -143,6 +143,19 @@ def ordered_rows(rows: Iterable[tuple], labels: list[str]) -> list[tuple]:
     return sorted(rows, key=lambda r: (r[2], position.get(r[0], len(position)), r[0], r[1]))
 
 
+def ordered_table_rows(keyed: Iterable[tuple[int, tuple]], labels: list[str]) -> list[tuple]:
+    """Rows of a task's extra table, given as ``(step, (method, seed, ...))`` with the traced step
+    that produced them, in the order of ``ordered_rows`` (step, method order, seed), step
+    dropped: the table's own columns need not include the step."""
+    position = {label: i for i, label in enumerate(labels)}
+
+    def key(item):
+        step, row = item
+        return (step, position.get(row[0], len(position)), row[0], row[1])
+
+    return [row for _, row in sorted(keyed, key=key)]
+
+
 def summary_rows(rows: list[tuple], schema: TraceSchema) -> list[tuple]:
     """Per (method, step) in first-appearance order: n_seeds, n_diverged, quartiles of log10."""
     index = schema.columns.index(schema.primary)

@@ -30,17 +30,28 @@ SIDES = ("source", "target")
 
 @dataclass(frozen=True)
 class Stream:
-    """The random stream of one side (``source`` or ``target``) of seed ``seed``; ``index``
-    numbers the targets of a scenario with several (``targets:``), 0 being the first."""
+    """The random stream of one side (``source`` or ``target``) of seed ``seed``.
+
+    ``index`` numbers the targets of a scenario with several (``targets:``), 0 being the first;
+    ``part`` numbers further independent streams of the same side (e.g. fresh draws for each
+    epoch of a training run), part 0 being the side's own stream. A stream has one or the
+    other: runs with several targets draw no parts.
+    """
 
     seed: int
     side: str = "target"
     index: int = 0
+    part: int = 0
+
+    def __post_init__(self) -> None:
+        if self.index and self.part:
+            raise ValueError("a stream numbers a target (index) or a part, not both")
 
     def random_state(self) -> np.random.RandomState:
-        """A NumPy RandomState seeded by ``(seed, side[, index])``: one independent stream per
-        side and target (target 0 is the stream of a single ``target``)."""
-        entropy = [self.seed, SIDES.index(self.side)] + ([self.index] if self.index else [])
+        """A NumPy RandomState seeded by ``(seed, side[, index or part])``: one independent
+        stream per side, target and part (target 0 and part 0 are the side's own stream)."""
+        extra = self.index or self.part
+        entropy = [self.seed, SIDES.index(self.side)] + ([extra] if extra else [])
         sequence = np.random.SeedSequence(entropy)
         return np.random.RandomState(np.random.MT19937(sequence))
 

@@ -127,7 +127,15 @@ class GaussianConfig(DatasetConfig):
 
 
 def gaussian_parameters(config: GaussianConfig, stream: Stream, dim: int | None):
-    """Mean (d,) and covariance (d, d) of the ``gaussian`` dataset for this seed."""
+    """Mean (d,) and covariance (d, d) of the ``gaussian`` dataset for this seed and side, and
+    the RandomState to draw samples from.
+
+    Further parts of a stream (``Stream.part``) are more draws from the same Gaussian: its
+    parameters always come from part 0.
+    """
+    if stream.part:
+        mean, cov, _ = gaussian_parameters(config, Stream(stream.seed, stream.side), dim)
+        return mean, cov, stream.random_state()
     d = config.dim or dim
     for value in (config.mean, config.cov):
         if d is None and isinstance(value, list):

@@ -61,7 +61,8 @@ class RunBook:
         self.arrays = task.arrays()
         self.rows: list[tuple] = []
         self.metric_rows: list[tuple] = []
-        self.table_rows: dict[str, list[tuple]] = {name: [] for name in task.tables}
+        # extra tables: (step that produced the row, row) so any columns can follow method, seed
+        self.table_rows: dict[str, list[tuple[int, tuple]]] = {name: [] for name in task.tables}
         self.completed: dict[str, int] = {}
         self.elapsed: dict[str, float] = {}
         self.info: dict[str, dict[str, list]] = {}
@@ -86,8 +87,11 @@ class RunBook:
         def keep(rows):
             return [r for r in rows if r[0] != label or r[2] < step]
 
+        def keep_keyed(rows):
+            return [(at, r) for at, r in rows if r[0] != label or at < step]
+
         self.rows, self.metric_rows = keep(self.rows), keep(self.metric_rows)
-        self.table_rows = {name: keep(rows) for name, rows in self.table_rows.items()}
+        self.table_rows = {name: keep_keyed(rows) for name, rows in self.table_rows.items()}
 
     def snapshot(self, stepper: Stepper) -> None:
         index = self.snapshot_steps.index(stepper.step)
@@ -104,7 +108,7 @@ class RunBook:
             for name, column in metrics.items():
                 self.metric_rows.append((label, seed, step, name, float(column[i])))
         for name, rows in (tables or {}).items():
-            self.table_rows[name].extend(rows)
+            self.table_rows[name].extend((step, tuple(row)) for row in rows)
         self.completed[label] = step
         self.note(stepper)
 
@@ -134,7 +138,7 @@ class RunBook:
             metric_rows = rundir.ordered_rows(self.metric_rows, self.labels)
             rundir.write_csv(out / rundir.METRICS_FILE, rundir.METRIC_COLUMNS, metric_rows)
         for name, columns in self.task.tables.items():
-            rows = rundir.ordered_rows(self.table_rows[name], self.labels)
+            rows = rundir.ordered_table_rows(self.table_rows[name], self.labels)
             rundir.write_csv(out / name, columns, rows)
         arrays = {"steps": np.array(self.snapshot_steps), "seeds": np.array(self.scenario.seeds)}
         arrays.update(self.particles)
@@ -221,7 +225,9 @@ class RunBook:
             snapshot_steps=list(self.snapshot_steps),
             particles=dict(self.particles),
             arrays=dict(self.arrays),
-            tables={k: rundir.ordered_rows(v, self.labels) for k, v in self.table_rows.items()},
+            tables={
+                k: rundir.ordered_table_rows(v, self.labels) for k, v in self.table_rows.items()
+            },  # fmt: skip
             completed_steps=dict(self.completed),
             interrupted=self.interrupted,
             info=self.resolved()["run"],

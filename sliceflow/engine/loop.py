@@ -73,6 +73,9 @@ def takes_note(callback: ProgressCallback) -> bool:
 def step_seconds(task: Task, label: str) -> float:
     """Seconds of one step of a method, measured on a throwaway stepper (changes no result)."""
     probe = task.stepper(label)
+    estimate = probe.seconds_per_step()
+    if estimate is not None:
+        return estimate
     probe.advance(want_values=False)  # warm-up: first calls allocate
     start = time.perf_counter()
     probe.advance(want_values=False)

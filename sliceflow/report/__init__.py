@@ -49,7 +49,7 @@ def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
     for name in metric_names(run):
         figure = metric_figure(run, name, log_time=settings.log_time)
         static(figure, f"metric {name} against the step", f"metrics_{file_label(name)}")
-    written += write_documents(run, settings, figures)
+    written += write_documents(run, settings, figures, task_sections(run))
     return written
 
 
@@ -59,6 +59,15 @@ def task_figures(run: RunData, settings, figures: list, static) -> list[Path]:
     if not run.task.isidentifier() or importlib.util.find_spec(name) is None:
         return []
     return importlib.import_module(name).render(run, settings, figures, static)
+
+
+def task_sections(run: RunData) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Extra tables only some kinds of run have: ``sliceflow.report.<task>.sections``, if any,
+    as (title, header, rows) for report.md/html."""
+    name = f"sliceflow.report.{run.task}"
+    if not run.task.isidentifier() or importlib.util.find_spec(name) is None:
+        return []
+    return getattr(importlib.import_module(name), "sections", lambda run: [])(run)
 
 
 def compare_runs(run_dirs, out=None, fmt: str | None = None, threshold: float | None = None):

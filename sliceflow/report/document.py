@@ -38,7 +38,11 @@ def _intro(run: RunData, options: OutputSettings) -> list[str]:
     ]
 
 
-def render_markdown(run: RunData, options: OutputSettings, figures: list[EmbeddedFigure]) -> str:
+Section = tuple[str, list[str], list[list[str]]]  # (title, header, rows) of a task's own table
+
+
+def render_markdown(run: RunData, options: OutputSettings, figures: list[EmbeddedFigure],
+                    sections: list[Section] = ()) -> str:  # fmt: skip
     lines = [f"# sliceflow report: {run.name}", ""]
     lines += [markdown_table(["scenario", ""], scenario_table(run)), ""]
     if is_interrupted(run):
@@ -47,6 +51,8 @@ def render_markdown(run: RunData, options: OutputSettings, figures: list[Embedde
         lines.append("")
     lines += ["## Methods", ""] + _intro(run, options) + [""]
     lines += [markdown_table(STATS_HEADER, stats_table(run, options.threshold)), ""]
+    for title, header, rows in sections:
+        lines += [f"## {title}", "", markdown_table(header, rows), ""]
     lines += ["## Figures", ""]
     for figure in figures:
         if figure.filename.endswith(".pdf"):
@@ -77,7 +83,8 @@ img { max-width: 100%; }
 """
 
 
-def render_html(run: RunData, options: OutputSettings, figures: list[EmbeddedFigure]) -> str:
+def render_html(run: RunData, options: OutputSettings, figures: list[EmbeddedFigure],
+                sections: list[Section] = ()) -> str:  # fmt: skip
     title = html.escape(f"sliceflow report: {run.name}")
     body = [f"<h1>{title}</h1>", _html_table(["scenario", ""], scenario_table(run))]
     if is_interrupted(run):
@@ -88,6 +95,8 @@ def render_html(run: RunData, options: OutputSettings, figures: list[EmbeddedFig
         )
     body += ["<h2>Methods</h2>"] + [f"<p>{html.escape(p)}</p>" for p in _intro(run, options)]
     body.append(_html_table(STATS_HEADER, stats_table(run, options.threshold)))
+    for title, header, rows in sections:
+        body += [f"<h2>{html.escape(title)}</h2>", _html_table(header, rows)]
     body.append("<h2>Figures</h2>")
     for figure in figures:
         uri = f"data:{figure.mime};base64," + base64.b64encode(figure.data).decode("ascii")
@@ -105,9 +114,12 @@ def render_html(run: RunData, options: OutputSettings, figures: list[EmbeddedFig
 
 
 def write_documents(
-    run: RunData, options: OutputSettings, figures: list[EmbeddedFigure]
+    run: RunData,
+    options: OutputSettings,
+    figures: list[EmbeddedFigure],
+    sections: list[Section] = (),
 ) -> list[Path]:
     return [
-        write_text(run.run_dir / "report.md", render_markdown(run, options, figures)),
-        write_text(run.run_dir / "report.html", render_html(run, options, figures)),
+        write_text(run.run_dir / "report.md", render_markdown(run, options, figures, sections)),
+        write_text(run.run_dir / "report.html", render_html(run, options, figures, sections)),
     ]

@@ -92,7 +92,7 @@ def make_clouds(scenario: Scenario, manifold, dtype: torch.dtype, device) -> tup
         drawn = []
         for k, spec in enumerate(specs):
             side = "target" if single else ("targets", k)
-            stream = Stream(seed, "target", k)
+            stream = Stream(seed, "target", index=k)
             points, where = sample_distribution(spec, n, stream, scenario.dim, scenario, side)
             drawn.append((points, where, side))
         x, x_where = sample_distribution(

@@ -148,7 +148,7 @@ def bures_reference(scenario) -> dict[str, list] | None:
     weights = torch.tensor(scenario.target_weights(), dtype=torch.float64)
     found: dict[str, list] = {"mean": [], "cov": [], "objective": []}
     for seed in scenario.seeds:
-        laws = [gaussian_parameters(t.params, Stream(seed, "target", k), scenario.dim)[:2]
+        laws = [gaussian_parameters(t.params, Stream(seed, "target", index=k), scenario.dim)[:2]
                 for k, t in enumerate(targets)]  # fmt: skip
         means = torch.tensor(np.stack([m for m, _ in laws]))  # (K, d)
         covs = torch.tensor(np.stack([c for _, c in laws]))  # (K, d, d)

@@ -7,7 +7,7 @@ knows a task or a method by name; at every step it calls, in this order::
     if step in task.snapshot_steps(): book keeps stepper.snapshot() and stepper.state_dict()
     if traced (step % task.trace_every == 0 or last step):
         measured = stepper.measure(); metrics = stepper.metrics()     # of the current state
-        rows of the task's extra tables: stepper.table_rows()
+        rows of the task's extra tables: stepper.table_rows() (filed under this step)
     produced = stepper.advance(want_values=traced)                     # one step (none at last)
     trace rows: method, seed, step, *(produced | measured)[schema.values], elapsed_s
 
@@ -49,8 +49,10 @@ class Stepper:
         return {}
 
     def table_rows(self) -> dict[str, list[tuple]]:
-        """Rows for the task's extra tables (``Task.tables``), each ``(method, seed, step, ...)``,
-        produced at a traced step (called after ``measure``)."""
+        """Rows for the task's extra tables (``Task.tables``), each ``(method, seed, ...)`` in
+        the table's columns, produced at a traced step (called after ``measure``). The engine
+        files each row under that step (order of the file, rows dropped on ``--resume``), so a
+        table need not have a step column."""
         return {}
 
     def snapshot(self) -> np.ndarray:
@@ -60,6 +62,12 @@ class Stepper:
     def info(self) -> dict[str, list]:
         """Per-seed counters reported in scenario.yaml's ``run`` section (name -> list)."""
         return {}
+
+    def seconds_per_step(self) -> float | None:
+        """Seconds of a typical step, for ordering methods run in parallel (this stepper is a
+        throwaway probe); None: the engine times two steps. Worth giving when the first steps
+        are not typical (e.g. a long one-off initialisation)."""
+        return None
 
     def state_dict(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -74,7 +82,7 @@ class Task:
     name: ClassVar[str] = ""
     Scenario: ClassVar[type] = object  # the pydantic model of its scenario files
     schema: ClassVar[TraceSchema] = TraceSchema()
-    # Extra CSV files of the run directory: file name -> columns (first: method, seed, step).
+    # Extra CSV files of the run directory: file name -> columns (first: method, seed).
     tables: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     @staticmethod
@@ -116,6 +124,12 @@ class Task:
         return False
 
     @classmethod
+    def catalogue(cls) -> list[tuple[str, str]]:
+        """(name, one-line summary) of the methods this task's scenarios may name, for
+        ``sliceflow list`` (the particle flows are listed on their own)."""
+        return []
+
+    @classmethod
     def check(cls, scenario) -> None:
         """Everything ``sliceflow validate`` can check beyond the file (data files, shapes, each
         method's parameters for this data): build the first seed's data and every method's
@@ -126,8 +140,13 @@ class Task:
             task.stepper(label)
 
 
+def _no_methods(name: str):
+    raise ValueError(f"this task has no method {name!r}")
+
+
 def cpu_clone(value: Any) -> Any:
-    """Deep copy of a state dict with tensors cloned (never aliases of live parameters)."""
+    """Deep copy of a state dict with tensors cloned to the CPU (never aliases of live
+    parameters), for checkpoints."""
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().clone()
     if isinstance(value, dict):
@@ -135,7 +154,3 @@ def cpu_clone(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(cpu_clone(v) for v in value)
     return value
-
-
-def _no_methods(name: str):
-    raise ValueError(f"this task has no method {name!r}")

@@ -123,6 +123,10 @@ class DictionaryLearning(Task):
     tables = {"weights.csv": ("method", "seed", "step", "datum", "atom", "weight")}
     resolve_scenario = staticmethod(resolve_dictionary_scenario)
 
+    @classmethod
+    def catalogue(cls) -> list[tuple[str, str]]:
+        return [(name, method.summary) for name, method in sorted(METHODS.items())]
+
     def __init__(self, scenario: DictionaryScenario, device: torch.device) -> None:
         super().__init__(scenario, device)
         self.dtype = getattr(torch, scenario.dtype)

@@ -21,7 +21,7 @@ from sliceflow.errors import ScenarioError
 from sliceflow.manifolds.euclidean import Euclidean
 from sliceflow.ot.exact import exact_assignment
 from sliceflow.ot.plans import PlanCosts
-from sliceflow.plans import PlanContext, get_plan_method
+from sliceflow.plans import PLAN_METHODS, PlanContext, get_plan_method
 from sliceflow.rundir import TraceSchema
 from sliceflow.scenario.clouds import sample_distribution
 from sliceflow.scenario.models import (
@@ -152,6 +152,10 @@ class PlanTask(Task):
     Scenario = PlanScenario
     schema = TraceSchema(("plan_cost", "w2sq"), "plan_cost", "plan cost <C, pi>")
     resolve_scenario = staticmethod(resolve_plan_scenario)
+
+    @classmethod
+    def catalogue(cls) -> list[tuple[str, str]]:
+        return [(name, method.summary) for name, method in sorted(PLAN_METHODS.items())]
 
     def __init__(self, scenario: PlanScenario, device: torch.device) -> None:
         super().__init__(scenario, device)
