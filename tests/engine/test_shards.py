@@ -11,6 +11,7 @@ from sliceflow.engine.shards import is_complete, merge_shards, seed_chunks
 from sliceflow.flows import FLOWS, FlowConfig, register
 from sliceflow.flows.base import Flow
 from sliceflow.scenario import build_scenario
+from sliceflow.tasks import get_task
 from tests.engine.sweep_helpers import assert_same_run
 from tests.helpers import small_scenario
 
@@ -79,3 +80,51 @@ def test_a_run_of_another_scenario_is_not_complete(tmp_path):
     assert is_complete(tmp_path / "run", scenario)
     assert not is_complete(tmp_path / "run", build_scenario(small_scenario(steps=4)))
     assert not is_complete(tmp_path / "elsewhere", scenario)
+
+
+def _barycentre_flow() -> dict:
+    targets = [{"dataset": "two_moons", "weight": 3.0}, {"dataset": "circle", "weight": 1.0}]
+    methods = [{"method": "swd", "lr": 1.0, "n_projections": 10},
+               {"method": "sinkhorn", "lr": 1.0, "blur": 0.3, "max_iter": 5}]  # fmt: skip
+    raw = small_scenario(steps=6, seeds=4, n_particles=16, methods=methods, targets=targets)
+    del raw["target"]
+    return raw
+
+
+def _plan() -> dict:
+    from tests.tasks.test_plan import plan_scenario
+
+    return plan_scenario(seeds=4, steps=6, n_points=32, snapshots={"every": 3})
+
+
+def _dictionary() -> dict:
+    from tests.tasks.test_dictionary import small
+
+    return small(seeds=4, steps=6, snapshots={"every": 3})
+
+
+def _flow_matching() -> dict:
+    from tests.tasks.test_flow_matching import fm_scenario
+
+    return fm_scenario(seeds=4, steps=10, snapshots={"steps": [0, 5, 10]})
+
+
+TASKS = {"barycentre_flow": _barycentre_flow, "plan": _plan, "dictionary": _dictionary,
+         "flow_matching": _flow_matching}  # fmt: skip
+
+
+@pytest.mark.parametrize("make", TASKS.values(), ids=TASKS.keys())
+def test_every_task_merges_its_shards_into_the_unsharded_run(tmp_path, make):
+    raw = make()
+    scenario = build_scenario(raw)
+    sliceflow.run(scenario, out=tmp_path / "whole", render=False)
+    shard_dirs = []
+    for index, chunk in enumerate(seed_chunks(scenario.seeds, 2)):
+        shard_dirs.append(tmp_path / f"shard{index}")
+        sliceflow.run({**raw, "seeds": chunk}, out=shard_dirs[-1], render=False)
+    merge_shards(scenario, shard_dirs, tmp_path / "merged", "cpu")
+    assert_same_run(tmp_path / "whole", tmp_path / "merged")
+    for table in get_task(scenario.task).tables:
+        whole = (tmp_path / "whole" / table).read_text()
+        assert (tmp_path / "merged" / table).read_text() == whole, table
+    assert is_complete(tmp_path / "merged", scenario)
