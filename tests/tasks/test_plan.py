@@ -218,7 +218,7 @@ def test_sinkhorn_that_does_not_converge_is_one_line(write_scenario):
 def test_list_names_the_plan_task_and_its_methods():
     listing = CliRunner().invoke(app, ["list"])
     assert listing.exit_code == 0
-    section = listing.stdout.split("plan methods")[1].split("datasets")[0]
+    section = listing.stdout.split("methods (task plan)")[1].split("datasets")[0]
     for name in ("exact", "sinkhorn", "min_swgg", "min_swgg_opt", "dgswp"):
         assert f"  {name} " in section
     assert "dgswp_eight_gaussians" in listing.stdout and "dgswp_moons" in listing.stdout
