@@ -46,6 +46,19 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(USER_ERROR)
 
 
+def too_big(error: BaseException) -> str | None:
+    """The one-line message for an allocation that cannot succeed (sizes set in the scenario), or
+    None for any other error."""
+    if isinstance(error, MemoryError) or (
+        isinstance(error, RuntimeError) and "can't allocate memory" in str(error)
+    ):
+        return (
+            "out of memory: the scenario asks for arrays larger than this machine holds; reduce "
+            "its sizes (particles, samples, dimensions, widths, projections, batch size)"
+        )
+    return None
+
+
 def render_options(gif, gif_seed, gif_frames, fps, size, fmt, **more) -> dict:
     """The output options given on the command line (None = unset), keyed as ``output:``."""
     given = {"gif": gif, "gif_seed": gif_seed, "gif_frames": gif_frames, "gif_fps": fps,
@@ -100,6 +113,11 @@ def run_command(
                          jobs=jobs or _cores(), on_progress=bar.update)  # fmt: skip
     except UserError as error:
         fail(str(error))
+    except (MemoryError, RuntimeError) as error:
+        message = too_big(error)
+        if message is None:
+            raise
+        fail(message)
     except RunInterrupted as stop:
         _render_partial(stop.result.out_dir)
         again = ["sliceflow", "run", str(scenario), "--out", str(stop.result.out_dir)]
@@ -131,9 +149,12 @@ def validate_command(
         try:
             scenario = load_scenario(path)
             get_task(scenario.task).check(scenario)
-        except UserError as error:
+        except (UserError, MemoryError, RuntimeError) as error:
+            message = str(error) if isinstance(error, UserError) else too_big(error)
+            if message is None:
+                raise
             failed += 1
-            err_console.print(f"[bold red]error:[/] {escape(str(error))}")
+            err_console.print(f"[bold red]error:[/] {escape(message)}")
             continue
         counts = f"{scenario.steps} steps x {len(scenario.seeds)} seeds"
         console.print(f"[green]ok[/] {escape(str(path))}: task {scenario.task}, {counts}, methods "

@@ -129,3 +129,16 @@ def test_cuda_request_without_a_gpu(write_scenario, tmp_path):
         "run", write_scenario(small_scenario()), "--device", "cuda", "--out", tmp_path / "o"
     )
     assert result.exit_code == 2 and "no CUDA device" in result.output
+
+
+def test_sizes_that_cannot_be_allocated_are_one_line_for_validate_and_run(tmp_path, write_scenario):
+    from tests.tasks.test_flow_matching import fm_scenario
+
+    huge = fm_scenario()
+    huge["methods"][1] |= {"projection": "mlp", "hidden": 10**12}
+    path = write_scenario(huge)
+    for args in (["validate", str(path)], ["run", str(path), "--out", str(tmp_path / "run")]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "out of memory" in lines[0] and "Traceback" not in result.output
