@@ -9,19 +9,16 @@ from pydantic import Field
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
-from sliceflow.ot.chunked import (
-    cheapest_plans,
-    is_large,
-    linear_projection,
-    squared_euclidean_plan_costs,
-)
+from sliceflow.ot.chunked import is_large, linear_projection
 from sliceflow.ot.draws import randn, random_directions
 from sliceflow.ot.optim import BatchedAdam
 from sliceflow.ot.plans import (
     PlanCosts,
+    cheapest_plans,
     check_equal_sizes,
     plan_cost,
     smoothed_swgg_grad,
+    squared_euclidean_plan_costs,
     swgg_orders,
 )
 

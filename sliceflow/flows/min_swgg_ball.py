@@ -9,14 +9,14 @@ from pydantic import Field
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig
-from sliceflow.ot.chunked import cheapest_plans, is_large
+from sliceflow.ot.chunked import is_large
 from sliceflow.ot.draws import random_directions
 from sliceflow.ot.hyperbolic import (
     busemann_ratio,
     matched_sq_geodesic,
     squared_geodesic_cost,
 )
-from sliceflow.ot.plans import plan_costs
+from sliceflow.ot.plans import cheapest_plans, plan_costs
 from sliceflow.ot.slicing import matched_indices
 
 
@@ -65,6 +65,7 @@ class MinSWGGBall(Flow):
 
 
 def _plan_costs(x, y, sigma, tau, c: float) -> torch.Tensor:
-    """Squared geodesic cost of K plans of one seed: x (n, d), y (m, d), sigma/tau (K, k) -> (K,)."""
+    """Squared geodesic costs of K plans of one seed: x (n, d), y (m, d), sigma/tau (K, k) ->
+    (K,)."""
     count = sigma.shape[0]
     return matched_sq_geodesic(x.expand(count, -1, -1), y.expand(count, -1, -1), sigma, tau, c)

@@ -47,7 +47,7 @@ def directions_per_chunk(n: int, m: int, n_slices: int) -> int:
 
 
 @contextmanager
-def _one_thread(device: torch.device):
+def one_thread(device: torch.device):
     """One torch thread on the CPU: each chunk's operations are short and memory-bound, and on a
     busy 2-core machine the threads' spin-waits made them 5-30x slower (the sorts, which
     dominate, run on one thread anyway)."""
@@ -100,7 +100,7 @@ def _buffer(name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tens
     return torch.from_numpy(_rows.WORKSPACE.get(name, shape, dtype))
 
 
-def _levels(size: int, k: int, device) -> torch.Tensor:
+def quantile_levels(size: int, k: int, device) -> torch.Tensor:
     """Indices of the k quantile levels ``(j + 1/2) / k`` in ``size`` sorted values, as
     :func:`sliceflow.ot.slicing.quantiles_1d`."""
     levels = (torch.arange(k, device=device, dtype=torch.float64) + 0.5) / k
@@ -126,7 +126,7 @@ def _projector(z: torch.Tensor, chunk: int, name: str) -> Callable[[torch.Tensor
     return lambda theta: torch.mm(theta, z_t, out=_buffer(name, (theta.shape[0], n), z))
 
 
-# -- one chunk of slices -----------------------------------------------------------------------------
+# -- one chunk of slices ---------------------------------------------------------------------------
 def chunk_terms(px: torch.Tensor, py: torch.Tensor, need_x: bool, need_y: bool):
     """Sum over a chunk of slices of the 1D W2^2 terms, and the matched differences.
 
@@ -170,7 +170,7 @@ def _block_terms(px, py, dx, dy) -> float:
             return _sum_squares(dy)
         return _sum_squares(_sort(px) - _sort(py))
     k = max(n, m)
-    index_x, index_y = _levels(n, k, px.device), _levels(m, k, px.device)
+    index_x, index_y = quantile_levels(n, k, px.device), quantile_levels(m, k, px.device)
     order_x = argsort_fast(px) if dx is not None else None
     order_y = argsort_fast(py) if dy is not None else None
     sx = _take(px, order_x) if dx is not None else _sort(px)
@@ -225,7 +225,7 @@ def sliced_w2_and_grads(x, y, theta, need=(True, False, False)):
     grad_x = torch.zeros_like(x) if need_x else None
     grad_y = torch.zeros_like(y) if need_y else None
     grad_theta = torch.zeros_like(theta) if need_theta else None
-    with _one_thread(x.device):
+    with one_thread(x.device):
         for s in range(S):
             project_x = _projector(x[s], chunk, "project_x")
             project_y = _projector(y[s], chunk, "project_y")
@@ -282,14 +282,14 @@ def projected_w2_and_grads(x, y, slices, project: Project, need=(True, False)):
     m, L = y.shape[1], slices.shape[1]
     k, chunk = max(n, m), directions_per_chunk(n, m, L)
     total = torch.zeros(S, dtype=torch.float64)
-    grads = [torch.zeros_like(z) if w else None for z, w in zip((x, y), need)]
-    with _one_thread(x.device):
+    grads = [torch.zeros_like(z) if w else None for z, w in zip((x, y), need, strict=True)]
+    with one_thread(x.device):
         for s in range(S):
             for start in range(0, L, chunk):
                 sl = slices[s : s + 1, start : start + chunk]
                 with torch.enable_grad():
                     clouds = [z[s : s + 1].detach().requires_grad_(bool(w))
-                              for z, w in zip((x, y), need)]  # fmt: skip
+                              for z, w in zip((x, y), need, strict=True)]  # fmt: skip
                     values = [project(z, sl)[0] for z in clouds]  # (c, n), (c, m)
                 squares, dx, dy = chunk_terms(values[0].detach(), values[1].detach(), *need)
                 total[s] += squares
@@ -299,54 +299,11 @@ def projected_w2_and_grads(x, y, slices, project: Project, need=(True, False)):
                     found = torch.autograd.grad([values[i] for i in sides],
                                                 [clouds[i] for i in sides],
                                                 [weights[i] for i in sides])  # fmt: skip
-                    for i, grad in zip(sides, found):
+                    for i, grad in zip(sides, found, strict=True):
                         grads[i][s] += grad[0]
     scale = 2.0 / (k * L)
     value = (total / (k * L)).to(device=x.device, dtype=x.dtype)
     return value, tuple(None if g is None else g.mul_(scale) for g in grads)
-
-
-# -- the cheapest of many permutation plans (min-SWGG) ---------------------------------------------
-PlanCost = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def squared_euclidean_plan_costs(x, y, sigma, tau) -> torch.Tensor:
-    """``mean_i |x[sigma_i] - y[tau_i]|^2`` for each row: x (n, d), y (n, d), sigma/tau (c, n)
-    -> (c,) float64."""
-    gap = (x[sigma] - y[tau]).double()  # (c, n, d)
-    return gap.square().sum(-1).mean(-1)
-
-
-def cheapest_plans(x, y, slices, project: Project, plan_costs: PlanCost):
-    """Per seed, the plan of least cost among the slices' monotone matchings.
-
-    .. math:: \\min_l \\frac1k \\sum_i c(x_{\\sigma_l(i)}, y_{\\tau_l(i)})
-
-    with ``sigma_l, tau_l`` the argsorts of the projections at ``k = max(n, m)`` quantile levels
-    (equal sizes: permutation plans). Chunks of slices, per seed, so the memory stays bounded; the
-    first slice of least cost wins, as ``argmin``. ``plan_costs(x_s, y_s, sigma, tau)``: costs
-    (c,) of c plans (c, k) of one seed. x (S, n, d), y (S, m, d), slices (S, L, d) -> sigma, tau
-    (S, k).
-    """
-    S, n, _ = x.shape
-    m, L = y.shape[1], slices.shape[1]
-    k, chunk = max(n, m), directions_per_chunk(n, m, L)
-    levels = [None if size == k else _levels(size, k, x.device) for size in (n, m)]
-    sigma = torch.empty(S, k, dtype=torch.long, device=x.device)
-    tau = torch.empty_like(sigma)
-    with torch.no_grad(), _one_thread(x.device):
-        for s in range(S):
-            best = float("inf")
-            for start in range(0, L, chunk):
-                sl = slices[s : s + 1, start : start + chunk]
-                orders = [argsort_fast(project(z[s : s + 1], sl)[0]).to(x.device) for z in (x, y)]
-                order_x, order_y = (o if i is None else o[:, i] for o, i in zip(orders, levels))
-                costs = plan_costs(x[s], y[s], order_x, order_y)  # (c,)
-                low = int(costs.argmin())
-                if float(costs[low]) < best:
-                    best = float(costs[low])
-                    sigma[s], tau[s] = order_x[low], order_y[low]
-    return sigma, tau
 
 
 def linear_projection(z: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:

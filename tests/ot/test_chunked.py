@@ -12,15 +12,18 @@ import torch
 from sliceflow.ot import chunked
 from sliceflow.ot._rows import argsort_rows
 from sliceflow.ot.chunked import (
-    cheapest_plans,
     linear_projection,
     sliced_w2_projected_chunked,
     sliced_wasserstein2_chunked,
-    squared_euclidean_plan_costs,
 )
 from sliceflow.ot.draws import random_directions
 from sliceflow.ot.hyperbolic import busemann
-from sliceflow.ot.plans import PlanCosts, swgg_orders
+from sliceflow.ot.plans import (
+    PlanCosts,
+    cheapest_plans,
+    squared_euclidean_plan_costs,
+    swgg_orders,
+)
 from sliceflow.ot.slicing import sliced_wasserstein2, wasserstein2_1d
 
 
