@@ -20,24 +20,32 @@ from pydantic import BaseModel, ConfigDict
 class DatasetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def resolved(self, base_dir: str) -> DatasetConfig:
+        """The parameters with file paths made relative to the scenario's folder (none here)."""
+        return self
 
-SIDES = ("source", "target")
+
+# The sides of a seed with a stream of their own: its clouds, and the fixed draws of what a run
+# records (the trace estimators' subsamples and directions, the snapshots' subsample).
+SIDES = ("source", "target", "trace", "snapshots")
 
 
 @dataclass(frozen=True)
 class Stream:
-    """The random stream of one side (``source`` or ``target``) of seed ``seed``."""
+    """The random stream of one side (``source``, ``target``, ...) of seed ``seed``."""
 
     seed: int
     side: str = "target"
 
-    def random_state(self) -> np.random.RandomState:
-        """A NumPy RandomState seeded by ``(seed, side)``: one independent stream per side."""
-        sequence = np.random.SeedSequence([self.seed, SIDES.index(self.side)])
-        return np.random.RandomState(np.random.MT19937(sequence))
+    def random_state(self, part: int = 0) -> np.random.RandomState:
+        """A NumPy RandomState seeded by ``(seed, side)`` (and ``part`` > 0, for independent
+        draws of one side): one independent stream per side and part."""
+        key = [self.seed, SIDES.index(self.side)] + ([part] if part else [])
+        return np.random.RandomState(np.random.MT19937(np.random.SeedSequence(key)))
 
 
 Sampler = Callable[[DatasetConfig, int, Stream, "int | None"], np.ndarray]
+Grid = Callable[[DatasetConfig, int], "tuple[int, int] | None"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,9 @@ class Dataset:
     sample: Sampler
     manifolds: frozenset[str]
     summary: str
+    # grid(config, n) -> (rows, columns) when the n samples are the pixels of an image in
+    # row-major order (the reports can then draw the particles as an image), else None.
+    grid: Grid | None = None
 
 
 DATASETS: dict[str, Dataset] = {}
@@ -58,6 +69,7 @@ def register_dataset(
     *,
     manifolds: tuple[str, ...] = ("euclidean",),
     summary: str = "",
+    grid: Grid | None = None,
 ):
     """Decorator registering ``sample(config, n, stream, dim)`` under ``name``."""
 
@@ -65,7 +77,7 @@ def register_dataset(
         if name in DATASETS:
             raise RuntimeError(f"dataset {name!r} registered twice")
         text = summary or (sample.__doc__ or "").strip().splitlines()[0]
-        DATASETS[name] = Dataset(name, Config, sample, frozenset(manifolds), text)
+        DATASETS[name] = Dataset(name, Config, sample, frozenset(manifolds), text, grid)
         return sample
 
     return decorate

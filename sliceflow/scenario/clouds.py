@@ -54,7 +54,8 @@ def sample_distribution(
         return points, str(path)
     dataset = get_dataset(spec.dataset)
     try:
-        points = dataset.sample(spec.params, spec.n_samples or n, stream, dim)
+        params = spec.params.resolved(scenario.base_dir)
+        points = dataset.sample(params, spec.n_samples or n, stream, dim)
     except ValueError as error:
         raise fail(str(error)) from None
     return np.asarray(points, dtype=np.float64), f"dataset {spec.dataset!r}"
@@ -90,3 +91,16 @@ def make_clouds(scenario: Scenario, manifold, dtype: torch.dtype, device) -> tup
     x0 = torch.from_numpy(np.stack(sources)).to(device=device, dtype=dtype)
     y = torch.from_numpy(np.stack(targets)).to(device=device, dtype=dtype)
     return x0, y
+
+
+def grid_of(scenario: Scenario, side: str) -> tuple[int, int] | None:
+    """(rows, columns) when a side's points are the pixels of an image in row-major order (the
+    same for every seed), else None."""
+    spec = getattr(scenario, side)
+    if spec.dataset is None or get_dataset(spec.dataset).grid is None:
+        return None
+    n = spec.n_samples or scenario.n_particles
+    try:
+        return get_dataset(spec.dataset).grid(spec.params.resolved(scenario.base_dir), n)
+    except ValueError:  # reported by sample_distribution
+        return None

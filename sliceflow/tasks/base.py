@@ -57,6 +57,11 @@ class Stepper:
         """The state kept at snapshot steps, (S, ...) (e.g. the particles)."""
         raise NotImplementedError
 
+    def final(self) -> np.ndarray | None:
+        """Full-size state of one seed after the last step, kept in final.npz when the
+        snapshots are cut down (e.g. a subsample of a million particles); None: nothing."""
+        return None
+
     def info(self) -> dict[str, list]:
         """Per-seed counters reported in scenario.yaml's ``run`` section (name -> list)."""
         return {}
@@ -107,6 +112,10 @@ class Task:
         """Arrays written once into particles.npz beside the snapshots (e.g. the targets)."""
         return {}
 
+    def final_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays written once into final.npz beside the steppers' ``final()`` (none: no file)."""
+        return {}
+
     def run_info(self) -> dict[str, Any]:
         """Facts for scenario.yaml's ``run`` section that the reports read (e.g. the drawing)."""
         return {}
@@ -114,6 +123,11 @@ class Task:
     def small(self) -> bool:
         """True if every tensor is tiny: the engine then runs torch on one thread."""
         return False
+
+    @classmethod
+    def check_budget(cls, scenario) -> None:
+        """ScenarioError if the run is predicted to be unreasonably slow (e.g. exact traces of
+        large clouds); ``sliceflow run/validate --force`` skip it."""
 
     @classmethod
     def check(cls, scenario) -> None:
