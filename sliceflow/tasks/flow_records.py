@@ -240,7 +240,7 @@ def make_estimators(scenario: Scenario, manifold, x0, y) -> list[Any]:
                 )  # fmt: skip
             states = [int(Stream(seed, "trace").random_state(2).randint(2**31 - 1))
                       for seed in seeds]  # fmt: skip
-            found.append(PaletteW2(manifold, x0, y, trace.clusters, states, trace.solver))
+            found.append(PaletteW2(manifold, y, trace.clusters, states, trace.solver))
         else:
             sub = (None, None) if trace.size is None else index
             found.append(SinkhornDivergence(manifold, trace.blur, *sub))
