@@ -221,5 +221,5 @@ def test_malformed_files_raise_one_line(tmp_path):
     assert "\n" not in str(info.value)
     run_dir = write_run(tmp_path / "other")
     (run_dir / "particles.npz").write_bytes(b"not a zip file")
-    with pytest.raises(RunDirError, match="particles.npz: unreadable"):
+    with pytest.raises(RunDirError, match="particles.npz: not a readable .npz archive"):
         render_run(run_dir)
