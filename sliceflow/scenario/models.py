@@ -26,10 +26,16 @@ class ManifoldSpec(Strict):
     params: ManifoldConfig = ManifoldConfig()
 
 
+MAX_POINTS = 10_000_000  # particles or samples per seed
+MAX_DIM = 100_000
+MAX_STEPS = 100_000_000
+MAX_SNAPSHOTS = 100_000
+
+
 class DistributionSpec(Strict):
     dataset: str | None = None
     file: str | None = None
-    n_samples: int | None = Field(None, gt=0)
+    n_samples: int | None = Field(None, gt=0, le=MAX_POINTS)
     params: DatasetConfig = DatasetConfig()
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,7 +109,9 @@ class TraceSettings(Strict):
 
 
 class SnapshotSettings(Strict):
-    count: int | None = Field(None, gt=1, description="evenly spaced snapshots incl. 0 and last")
+    count: int | None = Field(
+        None, gt=1, le=MAX_SNAPSHOTS, description="evenly spaced snapshots incl. 0 and last"
+    )
     every: int | None = Field(None, gt=0)
     steps: list[int] | None = None
     max_points: int = Field(5000, gt=0, description="particles kept per seed and snapshot")
@@ -116,6 +124,11 @@ class SnapshotSettings(Strict):
 
     def select(self, last: int) -> list[int]:
         """Sorted snapshot steps of a run of ``last`` steps, always including 0 and ``last``."""
+        if self.every is not None and last // self.every > MAX_SNAPSHOTS:
+            raise ValueError(
+                f"snapshots.every {self.every} gives more than {MAX_SNAPSHOTS} snapshots of "
+                f"{last} steps; take a larger every or a count"
+            )
         if self.steps is not None:
             chosen = [s for s in self.steps if 0 <= s <= last]
         elif self.every is not None:
@@ -132,7 +145,7 @@ class ScenarioBase(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
     task: str = "flow"
-    steps: int = Field(ge=0)
+    steps: int = Field(ge=0, le=MAX_STEPS)
     seeds: list[int]
     methods: list[MethodSpec] = Field(min_length=1)
     output: OutputSettings = OutputSettings()
@@ -169,12 +182,17 @@ class Scenario(ScenarioBase):
 
     manifold: ManifoldSpec = ManifoldSpec()
     dtype: Literal["float32", "float64"] | None = None
-    n_particles: int = Field(gt=0)
-    dim: int | None = Field(None, gt=0)
+    n_particles: int = Field(gt=0, le=MAX_POINTS)
+    dim: int | None = Field(None, gt=0, le=MAX_DIM)
     source: DistributionSpec
     target: DistributionSpec
     trace: TraceSettings = TraceSettings()
     snapshots: SnapshotSettings = SnapshotSettings()
+
+    @model_validator(mode="after")
+    def _snapshots_fit(self):
+        self.snapshots.select(self.steps)  # raises when there would be too many
+        return self
 
     def snapshot_steps(self) -> list[int]:
         return self.snapshots.select(self.steps)
