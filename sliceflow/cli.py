@@ -38,6 +38,9 @@ Format = Annotated[str | None, typer.Option("--format", help="figure format: png
 Threshold = Annotated[
     float | None, typer.Option(help="report the first step whose median log10 value is below")
 ]
+Force = Annotated[
+    bool, typer.Option("--force", help="run even if the exact traces are predicted to be slow")
+]
 
 
 def fail(message: str) -> NoReturn:
@@ -83,6 +86,7 @@ def run_command(
     ] = None,
     resume: Annotated[bool, typer.Option(help="continue the interrupted run in --out")] = False,
     progress: Annotated[bool, typer.Option(help="progress bars (only on a terminal)")] = True,
+    force: Force = False,
     gif: Gif = None,
     gif_seed: GifSeed = None,
     gif_frames: GifFrames = None,
@@ -110,7 +114,8 @@ def run_command(
         with bar:
             result = run(scenario, out=out, seeds=seeds, steps=steps, methods=labels,
                          overrides=overrides, device=device, resume=resume,
-                         jobs=jobs or _cores(), on_progress=bar.update)  # fmt: skip
+                         jobs=jobs or _cores(), on_progress=bar.update,
+                         force=force)  # fmt: skip
     except UserError as error:
         fail(str(error))
     except (MemoryError, RuntimeError) as error:
@@ -125,6 +130,7 @@ def run_command(
             again += [option, str(value)] if value is not None else []
         for item in set_ or []:
             again += ["--set", item]
+        again += ["--force"] if force else []
         again += ["--device", device] if device != "cpu" else []
         kept = f"kept steps {stop.result.completed_steps} in {stop.result.out_dir}"
         command = shlex.join([*again, "--resume"])
@@ -138,8 +144,10 @@ def run_command(
 @app.command("validate")
 def validate_command(
     scenarios: Annotated[list[Path], typer.Argument(help="scenario YAML files")],
+    force: Force = False,
 ) -> None:
-    """Check scenario files (keys, values, methods, datasets, data files) without running."""
+    """Check scenario files (keys, values, methods, datasets, data files, the predicted cost of
+    the exact traces) without running."""
     from sliceflow.errors import UserError
     from sliceflow.scenario import load_scenario
     from sliceflow.tasks import get_task
@@ -149,6 +157,8 @@ def validate_command(
         try:
             scenario = load_scenario(path)
             get_task(scenario.task).check(scenario)
+            if not force:
+                get_task(scenario.task).check_budget(scenario)
         except (UserError, MemoryError, RuntimeError) as error:
             message = str(error) if isinstance(error, UserError) else too_big(error)
             if message is None:

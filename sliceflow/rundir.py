@@ -30,6 +30,7 @@ TRACE_FILE = "trace.csv"
 SUMMARY_FILE = "summary.csv"
 METRICS_FILE = "metrics.csv"
 PARTICLES_FILE = "particles.npz"
+FINAL_FILE = "final.npz"
 SCENARIO_FILE = "scenario.yaml"
 CHECKPOINT_FILE = "checkpoint.pt"
 FIGURE_FORMATS = ("png", "pdf")
@@ -46,18 +47,25 @@ class TraceSchema:
 
     ``primary`` is the value column the summary and the figures show (quartiles of its log10 over
     seeds); ``description`` names it in words for the reports (e.g. ``exact W2^2``).
+    ``secondary``: (column, description) of other traced distances, each drawn in a figure of
+    its own (e.g. ``("sw2sq", "SW2^2 with 1,000 fixed directions")``).
     """
 
     values: tuple[str, ...] = ("loss", "w2sq")
     primary: str = "w2sq"
     description: str = "exact W2^2"
+    secondary: tuple[tuple[str, str], ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
         return (*KEY_COLUMNS, *self.values, "elapsed_s")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "values": list(self.values)}
+        data = {**asdict(self), "values": list(self.values)}
+        data["secondary"] = [list(pair) for pair in self.secondary]
+        if not self.secondary:
+            del data["secondary"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> TraceSchema:
@@ -66,7 +74,12 @@ class TraceSchema:
             return cls()
         values = tuple(str(v) for v in data.get("values") or cls.values)
         primary = str(data.get("primary") or values[-1])
-        return cls(values, primary, str(data.get("description") or primary))
+        pairs = data.get("secondary") if isinstance(data.get("secondary"), list) else []
+        secondary = tuple(
+            (str(p[0]), str(p[1])) for p in pairs
+            if isinstance(p, list) and len(p) == 2 and str(p[0]) in values
+        )  # fmt: skip
+        return cls(values, primary, str(data.get("description") or primary), secondary)
 
 
 @dataclass(frozen=True)

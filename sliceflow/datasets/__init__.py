@@ -24,13 +24,20 @@ from sliceflow.plugins import Plugins, load_group
 class DatasetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def resolved(self, base_dir: str) -> DatasetConfig:
+        """The parameters with file paths made relative to the scenario's folder (none here)."""
+        return self
 
-SIDES = ("source", "target")
+
+# The sides of a seed with a stream of their own: its clouds, and the fixed draws of what a run
+# records (the trace estimators' subsamples and directions, the snapshots' subsample).
+SIDES = ("source", "target", "trace", "snapshots")
 
 
 @dataclass(frozen=True)
 class Stream:
-    """The random stream of one side (``source`` or ``target``) of seed ``seed``.
+    """The random stream of one side (``source``, ``target``, or the run's own draws:
+    ``trace``, ``snapshots``) of seed ``seed``.
 
     ``index`` numbers the targets of a scenario with several (``targets:``), 0 being the first;
     ``part`` numbers further independent streams of the same side (e.g. fresh draws for each
@@ -57,6 +64,7 @@ class Stream:
 
 
 Sampler = Callable[[DatasetConfig, int, Stream, "int | None"], np.ndarray]
+Grid = Callable[[DatasetConfig, int], "tuple[int, int] | None"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,9 @@ class Dataset:
     sample: Sampler
     manifolds: frozenset[str]
     summary: str
+    # grid(config, n) -> (rows, columns) when the n samples are the pixels of an image in
+    # row-major order (the reports can then draw the particles as an image), else None.
+    grid: Grid | None = None
 
 
 DATASETS: dict[str, Dataset] = {}
@@ -77,6 +88,7 @@ def register_dataset(
     *,
     manifolds: tuple[str, ...] = ("euclidean",),
     summary: str = "",
+    grid: Grid | None = None,
 ):
     """Decorator registering ``sample(config, n, stream, dim)`` under ``name``."""
 
@@ -84,7 +96,7 @@ def register_dataset(
         if name in DATASETS:
             raise RuntimeError(f"dataset {name!r} registered twice")
         text = summary or (sample.__doc__ or "").strip().splitlines()[0]
-        DATASETS[name] = Dataset(name, Config, sample, frozenset(manifolds), text)
+        DATASETS[name] = Dataset(name, Config, sample, frozenset(manifolds), text, grid)
         return sample
 
     return decorate

@@ -59,6 +59,8 @@ class RunBook:
         fill = np.nan if np.dtype(dtype).kind in "fc" else -1  # a snapshot not yet taken
         self.particles = {label: np.full((K, *shape), fill, dtype=dtype) for label in self.labels}
         self.arrays = task.arrays()
+        self.final_arrays = task.final_arrays()
+        self.finals: dict[str, np.ndarray] = {}  # label -> full state of one seed at the end
         self.rows: list[tuple] = []
         self.metric_rows: list[tuple] = []
         # extra tables: (step that produced the row, row) so any columns can follow method, seed
@@ -112,6 +114,11 @@ class RunBook:
         self.completed[label] = step
         self.note(stepper)
 
+    def final(self, stepper: Stepper) -> None:
+        state = stepper.final()
+        if state is not None:
+            self.finals[stepper.label] = state
+
     def finish(self, stepper: Stepper) -> None:
         self.completed[stepper.label] = stepper.step
         self.note(stepper)
@@ -144,6 +151,8 @@ class RunBook:
         arrays.update(self.particles)
         arrays.update(self.arrays)
         rundir.write_npz(out / rundir.PARTICLES_FILE, arrays)
+        if self.final_arrays:
+            rundir.write_npz(out / rundir.FINAL_FILE, {**self.final_arrays, **self.finals})
         rundir.write_yaml(out / rundir.SCENARIO_FILE, self.resolved())
         rundir.write_checkpoint(out / rundir.CHECKPOINT_FILE, self.checkpoint())
         self.last_flush = time.perf_counter()
@@ -187,6 +196,7 @@ class RunBook:
             "elapsed": self.elapsed,
             "info": self.info,
             "checkpoints": self.checkpoints,
+            "finals": self.finals,
         }
 
     def restore(self, saved: dict[str, Any]) -> None:
@@ -205,6 +215,7 @@ class RunBook:
                 raise ValueError("snapshot shapes differ")
             completed, elapsed = dict(saved["completed"]), dict(saved["elapsed"])
             info, checkpoints = dict(saved["info"]), dict(saved["checkpoints"])
+            finals = {k: np.asarray(v) for k, v in dict(saved.get("finals") or {}).items()}
         except (KeyError, TypeError, ValueError) as error:
             raise RunDirError(
                 f"--resume: {where} is incomplete or damaged ({error}); run without --resume "
@@ -214,6 +225,7 @@ class RunBook:
         self.table_rows = table_rows
         self.completed, self.elapsed, self.info = completed, elapsed, info
         self.checkpoints = checkpoints
+        self.finals = {k: v for k, v in finals.items() if k in self.labels}
 
     def result(self):
         return RunResult(

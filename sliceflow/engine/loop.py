@@ -57,6 +57,7 @@ def run_stepper(stepper: Stepper, book, task: Task, on_progress: ProgressCallbac
         if on_progress is not None:
             on_progress(stepper.label, step, last)
         if step == last:
+            book.final(stepper)
             return
         book.flush()
 

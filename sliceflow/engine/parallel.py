@@ -90,7 +90,7 @@ def _merge(book: RunBook, label: str, payload: dict[str, Any]) -> None:
     for index, snapshot, state in payload["snapshots"]:
         book.particles[label][index] = snapshot
         book.checkpoints[label] = {"stepper": state}
-    for name in ("completed", "elapsed", "info"):
+    for name in ("completed", "elapsed", "info", "finals"):
         getattr(book, name).update(payload[name])
 
 
@@ -124,6 +124,7 @@ class StreamingBook(RunBook):
             "completed": {label: self.completed[label]} if label in self.completed else {},
             "elapsed": {label: self.elapsed.get(label, 0.0)},
             "info": {label: self.info.get(label, {})},
+            "finals": {k: v for k, v in self.finals.items() if k == label},
         }
         # Plain pickle: torch's queue pickler would share tensors through file descriptors that
         # die with the worker; bytes by value are safe.

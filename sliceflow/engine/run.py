@@ -44,6 +44,7 @@ def run(
     render_options: dict[str, Any] | None = None,
     on_progress: ProgressCallback | None = None,
     jobs: int = 1,
+    force: bool = False,
 ) -> RunResult:
     """Run every method of a scenario over all its seeds and return the traces.
 
@@ -61,6 +62,8 @@ def run(
         with a fourth argument ``note`` during a slow measurement (e.g. a large exact trace).
     jobs : methods run side by side in this many worker processes (CPU only); the numbers are
         the same as with ``jobs=1``, only the wall time changes.
+    force : run even when the task predicts an unreasonably slow run (e.g. exact traces of
+        large clouds: ``Task.check_budget``).
 
     Raises
     ------
@@ -74,6 +77,8 @@ def run(
     if resume:
         saved = rundir.read_checkpoint((out_dir or Path(".")) / rundir.CHECKPOINT_FILE)
     device_t = torch_device(device)
+    if not force:
+        get_task(scenario.task).check_budget(scenario)
     task = get_task(scenario.task)(scenario, device_t)
     book = RunBook(task, out_dir, device)
     if saved is not None:

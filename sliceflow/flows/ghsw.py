@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from pydantic import Field
 
@@ -9,7 +11,7 @@ from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig
 from sliceflow.ot.draws import random_directions
 from sliceflow.ot.hyperbolic import geodesic_coordinate
-from sliceflow.ot.slicing import wasserstein2_1d
+from sliceflow.ot.slicing import sliced_w2_projected
 
 
 class GHSWConfig(FlowConfig):
@@ -42,5 +44,4 @@ class GHSW(Flow):
         v = random_directions(
             ctx.generators, self.config.n_projections, x.shape[-1], dtype=x.dtype, device=x.device
         )  # (S, L, d)
-        c = ctx.manifold.c
-        return wasserstein2_1d(geodesic_coordinate(x, v, c), geodesic_coordinate(y, v, c))
+        return sliced_w2_projected(x, y, v, partial(geodesic_coordinate, c=ctx.manifold.c))

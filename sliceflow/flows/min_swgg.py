@@ -9,13 +9,16 @@ from pydantic import Field
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
+from sliceflow.ot.chunked import is_large, linear_projection
 from sliceflow.ot.draws import randn, random_directions
 from sliceflow.ot.optim import BatchedAdam
 from sliceflow.ot.plans import (
     PlanCosts,
+    cheapest_plans,
     check_equal_sizes,
     plan_cost,
     smoothed_swgg_grad,
+    squared_euclidean_plan_costs,
     swgg_orders,
 )
 
@@ -49,7 +52,8 @@ class MinSWGG(Flow):
 
     where ``sigma_l, tau_l`` sort the projections on theta_l (``ot.min_sliced_transport_plan``).
     The direction is chosen on detached clouds; the loss is differentiated through the matched
-    points of its plan (a real transport plan, so its cost is >= W2^2).
+    points of its plan (a real transport plan, so its cost is >= W2^2). Large clouds search the
+    directions in chunks, with the plans' costs summed directly (no n x n Gram matrix).
     """
 
     Config = MinSWGGConfig
@@ -65,6 +69,10 @@ class MinSWGG(Flow):
         theta = random_directions(
             ctx.generators, self.config.n_projections, x.shape[-1], dtype=x.dtype, device=x.device
         )  # (S, L, d)
+        if is_large(x.shape[1], y.shape[1]):
+            plan = cheapest_plans(x.detach(), y, theta, linear_projection,
+                                  squared_euclidean_plan_costs)  # fmt: skip
+            return plan_cost(x, y, *plan)
         return swgg_loss(x, y, best_direction(x, y, theta))
 
 

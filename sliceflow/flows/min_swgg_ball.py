@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from pydantic import Field
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig
+from sliceflow.ot.chunked import is_large
 from sliceflow.ot.draws import random_directions
 from sliceflow.ot.hyperbolic import (
     busemann_ratio,
     matched_sq_geodesic,
     squared_geodesic_cost,
 )
-from sliceflow.ot.plans import plan_costs
+from sliceflow.ot.plans import cheapest_plans, plan_costs
 from sliceflow.ot.slicing import matched_indices
 
 
@@ -48,6 +51,10 @@ class MinSWGGBall(Flow):
         p = random_directions(
             ctx.generators, self.config.n_projections, x.shape[-1], dtype=x.dtype, device=x.device
         )  # (S, L, d)
+        if is_large(x.shape[1], y.shape[1]):  # chunks of ideal points, plan costs summed directly
+            costs = partial(_plan_costs, c=c)
+            sigma, tau = cheapest_plans(x.detach(), y, p, partial(busemann_ratio, c=c), costs)
+            return matched_sq_geodesic(x, y, sigma, tau, c)
         with torch.no_grad():
             xd, yd = x.detach(), y.detach()
             sigma, tau = matched_indices(busemann_ratio(xd, p, c), busemann_ratio(yd, p, c))
@@ -55,3 +62,10 @@ class MinSWGGBall(Flow):
             pick = best.view(-1, 1, 1).expand(-1, 1, sigma.shape[-1])
             sigma, tau = sigma.gather(1, pick)[:, 0], tau.gather(1, pick)[:, 0]  # (S, k)
         return matched_sq_geodesic(x, y, sigma, tau, c)
+
+
+def _plan_costs(x, y, sigma, tau, c: float) -> torch.Tensor:
+    """Squared geodesic costs of K plans of one seed: x (n, d), y (m, d), sigma/tau (K, k) ->
+    (K,)."""
+    count = sigma.shape[0]
+    return matched_sq_geodesic(x.expand(count, -1, -1), y.expand(count, -1, -1), sigma, tau, c)

@@ -23,6 +23,9 @@ class Manifold:
     summary: ClassVar[str] = ""
     # Consecutive steps with a non-finite particle after which a seed counts as diverged.
     nonfinite_patience: ClassVar[int] = 1
+    # How the sliced trace estimator slices this space (``slice_values``), in words.
+    sliced_distance: ClassVar[str] = "SW2^2"
+    slice_name: ClassVar[str] = "direction"
 
     def __init__(self, config: ManifoldConfig | None = None) -> None:
         self.config = config or self.Config()
@@ -58,6 +61,11 @@ class Manifold:
     def cost_matrix(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Ground cost ``d(x_i, y_j)^2`` for exact OT: (..., n, d), (..., m, d) -> (..., n, m)."""
         raise NotImplementedError
+
+    def slice_values(self, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """1D coordinates of points along L slices (unit vectors): (S, n, d), (S, L, d) ->
+        (S, L, n); here the projections ``<x, theta>``."""
+        return torch.bmm(theta, x.transpose(1, 2))
 
     def drawing(self) -> Drawing:
         """How the reports draw this space (boundary, view, distance name)."""

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from sliceflow.manifolds import register_manifold
 from sliceflow.manifolds.base import Manifold, ManifoldConfig
-from sliceflow.ot.hyperbolic import geodesic_distance, squared_geodesic_cost
+from sliceflow.ot.hyperbolic import busemann, geodesic_distance, squared_geodesic_cost
 from sliceflow.rundir import Drawing
 
 
@@ -49,6 +49,8 @@ class PoincareBall(Manifold):
     # A non-finite particle keeps its previous position and is counted; a seed is
     # reported diverged only when its particles keep failing (this many steps in a row).
     nonfinite_patience = 10
+    sliced_distance = "horospherical SW2^2"
+    slice_name = "ideal point"
 
     def __init__(self, config: PoincareConfig | None = None) -> None:
         super().__init__(config)
@@ -85,6 +87,10 @@ class PoincareBall(Manifold):
     def cost_matrix(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Squared geodesic cost (clamped arccosh): (..., n, d), (..., m, d) -> (..., n, m)."""
         return squared_geodesic_cost(x, y, self.c)
+
+    def slice_values(self, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """Busemann functions of the ideal points theta (the horospherical slices of HHSW)."""
+        return busemann(x, theta, self.c)
 
     def drawing(self) -> Drawing:
         """The disk of radius ``1 / sqrt(c)``, drawn with a fixed view just around it."""

@@ -15,8 +15,17 @@ Plans need ``n == m`` (equal uniform weights).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
+from sliceflow.ot.chunked import (
+    Project,
+    argsort_fast,
+    directions_per_chunk,
+    one_thread,
+    quantile_levels,
+)
 from sliceflow.ot.slicing import argsort_rows
 
 
@@ -153,3 +162,48 @@ def plan_costs(cost: torch.Tensor, sigma: torch.Tensor, tau: torch.Tensor) -> to
     flat = cost.flatten(1)  # (S, n * m)
     index = (sigma * cost.shape[2] + tau).flatten(1)  # (S, K * k)
     return flat.gather(1, index).view(sigma.shape).mean(dim=-1)
+
+
+# -- large clouds: the cheapest of many plans, in chunks of slices (min-SWGG) ----------------------
+PlanCost = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def squared_euclidean_plan_costs(x, y, sigma, tau) -> torch.Tensor:
+    """``mean_i |x[sigma_i] - y[tau_i]|^2`` for each row: x (n, d), y (n, d), sigma/tau (c, n)
+    -> (c,) float64."""
+    gap = (x[sigma] - y[tau]).double()  # (c, n, d)
+    return gap.square().sum(-1).mean(-1)
+
+
+def cheapest_plans(x, y, slices, project: Project, plan_costs: PlanCost):
+    """Per seed, the plan of least cost among the slices' monotone matchings.
+
+    .. math:: \\min_l \\frac1k \\sum_i c(x_{\\sigma_l(i)}, y_{\\tau_l(i)})
+
+    with ``sigma_l, tau_l`` the argsorts of the projections at ``k = max(n, m)`` quantile levels
+    (equal sizes: permutation plans). Chunks of slices, per seed, so the memory stays bounded; the
+    first slice of least cost wins, as ``argmin``. ``plan_costs(x_s, y_s, sigma, tau)``: costs
+    (c,) of c plans (c, k) of one seed. x (S, n, d), y (S, m, d), slices (S, L, d) -> sigma, tau
+    (S, k).
+    """
+    S, n, _ = x.shape
+    m, L = y.shape[1], slices.shape[1]
+    k, chunk = max(n, m), directions_per_chunk(n, m, L)
+    levels = [None if size == k else quantile_levels(size, k, x.device) for size in (n, m)]
+    sigma = torch.empty(S, k, dtype=torch.long, device=x.device)
+    tau = torch.empty_like(sigma)
+    with torch.no_grad(), one_thread(x.device):
+        for s in range(S):
+            best = float("inf")
+            for start in range(0, L, chunk):
+                sl = slices[s : s + 1, start : start + chunk]
+                orders = [argsort_fast(project(z[s : s + 1], sl)[0]).to(x.device) for z in (x, y)]
+                order_x, order_y = (
+                    o if i is None else o[:, i] for o, i in zip(orders, levels, strict=True)
+                )
+                costs = plan_costs(x[s], y[s], order_x, order_y)  # (c,)
+                low = int(costs.argmin())
+                if float(costs[low]) < best:
+                    best = float(costs[low])
+                    sigma[s], tau[s] = order_x[low], order_y[low]
+    return sigma, tau

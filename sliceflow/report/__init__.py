@@ -27,7 +27,13 @@ def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
     from sliceflow.report.document import EmbeddedFigure, write_documents
     from sliceflow.report.style import figure_png_bytes, resolve_options, save_figure
     from sliceflow.report.tables import reference_lines
-    from sliceflow.report.trace import metric_figure, metric_names, run_series, trace_figure
+    from sliceflow.report.trace import (
+        column_series,
+        metric_figure,
+        metric_names,
+        run_series,
+        trace_figure,
+    )
 
     run = load_run(run_dir)
     settings = resolve_options(run.scenario, **options)
@@ -45,6 +51,10 @@ def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
                           log_time=settings.log_time, title=title,
                           references=reference_lines(run))  # fmt: skip
     static(figure, f"{run.quantity} against the step", "trace")
+    for column, description in run.schema.secondary:  # other traced distances, one figure each
+        figure = trace_figure(column_series(run, column), quantity=description,
+                              log_time=settings.log_time, title=title)  # fmt: skip
+        static(figure, f"log10 {description} against the step", f"trace_{file_label(column)}")
     written += task_figures(run, settings, figures, static)
     for name in metric_names(run):
         figure = metric_figure(run, name, log_time=settings.log_time)

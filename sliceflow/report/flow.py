@@ -11,6 +11,7 @@ def render(run: RunData, options, figures: list, static) -> list[Path]:
     """snapshots.<fmt> and, if enabled, flow_<label>.gif per method and flows.gif."""
     from sliceflow.report.document import EmbeddedFigure
     from sliceflow.report.gif import write_gifs
+    from sliceflow.report.images import render_images
     from sliceflow.report.particles import load_particles
     from sliceflow.report.snapshots import snapshots_figure
 
@@ -24,16 +25,21 @@ def render(run: RunData, options, figures: list, static) -> list[Path]:
         "particles at chosen flow steps",
         "snapshots",
     )
+    images = render_images(run, options, static)  # runs whose particles are an image's pixels
+    for path in images:
+        if path.suffix == ".gif":
+            figures.append(EmbeddedFigure("the recolouring", path.name, path.read_bytes(),
+                                          "image/gif"))  # fmt: skip
     if not options.gif:
-        return []
+        return images
     gif_args = {
         "seed_index": options.gif_seed,
         "frames": options.gif_frames,
         "fps": options.gif_fps,
         "size_px": options.gif_size_px,
     }
-    paths = write_gifs(run, particles, run.run_dir, file_label, **gif_args)
-    for path in paths:
+    paths = images + write_gifs(run, particles, run.run_dir, file_label, **gif_args)
+    for path in paths[len(images) :]:
         caption = "all methods" if path.name == "flows.gif" else f"flow of {path.stem[5:]}"
         figures.append(EmbeddedFigure(caption, path.name, path.read_bytes(), "image/gif"))
     return paths

@@ -19,6 +19,7 @@ class Particles:
     positions: dict[str, np.ndarray]  # label -> (K_label, S, n, d), only completed snapshots
     target: np.ndarray  # (S, m, d)
     seeds: np.ndarray  # (S,)
+    grid: np.ndarray | None = None  # (rows, columns) when the kept particles form an image
 
     @property
     def dim(self) -> int:
@@ -50,4 +51,5 @@ def load_particles(run: RunData) -> Particles:
         keep &= np.isfinite(array).reshape(array.shape[0], -1).any(axis=1)  # unwritten = NaN
         last = int(np.nonzero(keep)[0].max()) + 1 if keep.any() else 0
         positions[label] = array[:last]
-    return Particles(steps=steps, positions=positions, target=target, seeds=seeds)
+    grid = arrays.get("particle_grid")
+    return Particles(steps=steps, positions=positions, target=target, seeds=seeds, grid=grid)

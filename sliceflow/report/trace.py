@@ -51,6 +51,25 @@ def run_series(run: RunData, prefix: str = "") -> list[TraceSeries]:
     return series
 
 
+def column_series(run: RunData, column: str) -> list[TraceSeries]:
+    """Quartiles over seeds of log10 of another traced column (``schema.secondary``), per step,
+    as TraceSeries (as the engine summarises the primary column)."""
+    from sliceflow.rundir import quartiles_log10
+
+    series = []
+    for label in run.labels:
+        trace = run.traces.get(label)
+        if trace is None or column not in trace.values:
+            continue
+        steps = np.unique(trace.steps)  # (K,)
+        stats = np.array(
+            [quartiles_log10(trace.values[column][trace.steps == s]) for s in steps]
+        )  # (K, 5) fmt: skip
+        series.append(TraceSeries(label, steps, stats[:, 2], stats[:, 3], stats[:, 4],
+                                  int(stats[-1, 1]), int(stats[-1, 0])))  # fmt: skip
+    return series
+
+
 def _draw_bands(ax, steps, q25, median, q75, color: str, label: str) -> None:
     ax.fill_between(steps, q25, q75, color=color, alpha=0.22, linewidth=0)
     ax.plot(steps, median, color=color, linewidth=2.0, label=label)

@@ -56,7 +56,8 @@ def sample_distribution(
         return points, str(path)
     dataset = get_dataset(spec.dataset)
     try:
-        points = dataset.sample(spec.params, spec.n_samples or n, stream, dim)
+        params = spec.params.resolved(scenario.base_dir)
+        points = dataset.sample(params, spec.n_samples or n, stream, dim)
     except ValueError as error:
         raise fail(str(error)) from None
     except MemoryError:
@@ -122,3 +123,16 @@ def make_clouds(scenario: Scenario, manifold, dtype: torch.dtype, device) -> tup
     if single:
         return x0, clouds[0]
     return x0, WeightedTargets(clouds, scenario.target_weights())
+
+
+def grid_of(scenario: Scenario, side: str) -> tuple[int, int] | None:
+    """(rows, columns) when a side's points are the pixels of an image in row-major order (the
+    same for every seed), else None (also for the several targets of a barycentre flow)."""
+    spec = getattr(scenario, side)
+    if spec is None or spec.dataset is None or get_dataset(spec.dataset).grid is None:
+        return None
+    n = spec.n_samples or scenario.n_particles
+    try:
+        return get_dataset(spec.dataset).grid(spec.params.resolved(scenario.base_dir), n)
+    except ValueError:  # reported by sample_distribution
+        return None

@@ -66,9 +66,55 @@ class MethodSpec(Strict):
         return {"method": self.method, "label": self.label, **self.params.model_dump()}
 
 
+TRACE_ESTIMATORS = ("exact", "subsample", "sliced", "kmeans", "sinkhorn")
+TraceEstimator = Literal[TRACE_ESTIMATORS]
+SUBSAMPLE_SIZE = 1000  # trace.size of the subsample estimator when not given
+
+
 class TraceSettings(Strict):
-    every: int = Field(1, gt=0, description="exact W2^2 every k steps (and at the last step)")
+    """The ``trace:`` section: when and how the distance to the target is measured."""
+
+    every: int = Field(1, gt=0, description="trace every k steps (and at the last step)")
     solver: Literal["auto", "pot", "assignment"] = "auto"
+    estimator: TraceEstimator | list[TraceEstimator] = Field(
+        "exact", description="one estimator, or a list (the first is the summarised one)"
+    )
+    size: int | None = Field(None, gt=0, description="subsample (default 1000), sinkhorn: points")
+    n_projections: int = Field(1000, gt=0, description="sliced: fixed directions")
+    clusters: int = Field(3000, gt=1, description="kmeans: palette size")
+    blur: float = Field(0.05, gt=0, description="sinkhorn: blur")
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        if isinstance(self.estimator, list) and (
+            not self.estimator or len(set(self.estimator)) != len(self.estimator)
+        ):
+            raise ValueError(
+                f"estimator: give one of {', '.join(TRACE_ESTIMATORS)}, or a list of distinct ones"
+            )
+        return self
+
+    @property
+    def estimators(self) -> list[str]:
+        return [self.estimator] if isinstance(self.estimator, str) else list(self.estimator)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The keys that matter for the chosen estimators (every default written out)."""
+        names = self.estimators
+        data: dict[str, Any] = {"every": self.every, "solver": self.solver,
+                                "estimator": self.estimator}  # fmt: skip
+        if self.size is not None and {"subsample", "sinkhorn"} & set(names):
+            data["size"] = self.size
+        elif "subsample" in names:
+            data["size"] = SUBSAMPLE_SIZE
+        for key, user in (
+            ("n_projections", "sliced"),
+            ("clusters", "kmeans"),
+            ("blur", "sinkhorn"),
+        ):
+            if user in names:
+                data[key] = getattr(self, key)
+        return data
 
 
 class SnapshotSettings(Strict):
@@ -77,6 +123,7 @@ class SnapshotSettings(Strict):
     )
     every: int | None = Field(None, gt=0)
     steps: list[int] | None = None
+    max_points: int = Field(5000, gt=0, description="particles kept per seed and snapshot")
 
     @model_validator(mode="after")
     def _one_rule(self):
@@ -197,7 +244,7 @@ class Scenario(ScenarioBase):
             **({"target": self.target.to_dict()} if self.target is not None else {}),
             **({"targets": [t.to_dict() for t in self.targets]} if self.targets else {}),
             "methods": base["methods"],
-            "trace": self.trace.model_dump(),
+            "trace": self.trace.to_dict(),
             "snapshots": self.snapshots.model_dump(exclude_none=True),
             "output": base["output"],
         }
@@ -212,6 +259,7 @@ __all__ = [
     "ScenarioBase",
     "SnapshotSettings",
     "Strict",
+    "TRACE_ESTIMATORS",
     "TraceSettings",
     "WeightedTargetSpec",
 ]

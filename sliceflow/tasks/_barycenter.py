@@ -17,12 +17,7 @@ import torch
 
 from sliceflow.flows import FlowContext, get_flow
 from sliceflow.ot.exact import exact_w2sq_batch
-from sliceflow.rundir import TraceSchema
 from sliceflow.scenario.clouds import WeightedTargets
-
-BARYCENTER_SCHEMA = TraceSchema(
-    ("loss", "bary_w2sq"), "bary_w2sq", "weighted exact W2^2 to the targets"
-)
 
 
 class WeightedFlows:

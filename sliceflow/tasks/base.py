@@ -59,6 +59,11 @@ class Stepper:
         """The state kept at snapshot steps, (S, ...) (e.g. the particles)."""
         raise NotImplementedError
 
+    def final(self) -> np.ndarray | None:
+        """Full-size state of one seed after the last step, kept in final.npz when the
+        snapshots are cut down (e.g. a subsample of a million particles); None: nothing."""
+        return None
+
     def info(self) -> dict[str, list]:
         """Per-seed counters reported in scenario.yaml's ``run`` section (name -> list)."""
         return {}
@@ -115,6 +120,10 @@ class Task:
         """Arrays written once into particles.npz beside the snapshots (e.g. the targets)."""
         return {}
 
+    def final_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays written once into final.npz beside the steppers' ``final()`` (none: no file)."""
+        return {}
+
     def run_info(self) -> dict[str, Any]:
         """Facts for scenario.yaml's ``run`` section that the reports read (e.g. the drawing)."""
         return {}
@@ -128,6 +137,11 @@ class Task:
         """(name, one-line summary) of the methods this task's scenarios may name, for
         ``sliceflow list`` (the particle flows are listed on their own)."""
         return []
+
+    @classmethod
+    def check_budget(cls, scenario) -> None:
+        """ScenarioError if the run is predicted to be unreasonably slow (e.g. exact traces of
+        large clouds); ``sliceflow run/validate --force`` skip it."""
 
     @classmethod
     def check(cls, scenario) -> None:

@@ -1,5 +1,6 @@
 """The particle flow, the default kind of run (``task: flow``): per seed, source particles are
-stepped toward target samples by each method's flow, and the exact W2^2 is traced.
+stepped toward target samples by each method's flow, and their distance to the target is traced
+(the exact W2^2 by default; estimators for large clouds, see ``flow_records``).
 """
 
 from __future__ import annotations
@@ -17,19 +18,14 @@ from sliceflow.scenario.clouds import WeightedTargets, make_clouds
 from sliceflow.scenario.loading import resolve_flow_scenario
 from sliceflow.scenario.models import MethodSpec, Scenario
 from sliceflow.tasks import register_task
-from sliceflow.tasks._barycenter import (
-    BARYCENTER_SCHEMA,
-    build_flow,
-    check_methods,
-    exact_objective,
-    references,
-)
+from sliceflow.tasks._barycenter import build_flow, check_methods, references
 from sliceflow.tasks.base import Stepper, Task, cpu_clone
+from sliceflow.tasks.flow_records import FlowRecords, check_trace_budget
 
 
 @register_task("flow")
 class ParticleFlow(Task):
-    """Source particles flow toward target samples; trace ``loss`` and the exact ``w2sq``."""
+    """Source particles flow toward target samples; trace ``loss`` and the distance to them."""
 
     Scenario = Scenario
     schema = TraceSchema(("loss", "w2sq"), "w2sq", "exact W2^2")
@@ -38,22 +34,19 @@ class ParticleFlow(Task):
     def __init__(self, scenario: Scenario, device: torch.device) -> None:
         super().__init__(scenario, device)
         self.manifold = MANIFOLDS[scenario.manifold.name](scenario.manifold.params)
-        self.schema = TraceSchema(
-            ("loss", "w2sq"), "w2sq", f"exact {self.manifold.drawing().distance}"
-        )
         self.x0, self.y = make_clouds(scenario, self.manifold, scenario.torch_dtype(), device)
         if isinstance(self.y, WeightedTargets):  # a barycentre flow: sum_k w_k W2^2(x, Y_k)
             check_methods(scenario, self.manifold)
-            self.schema = BARYCENTER_SCHEMA
         self._references = None
+        self.records = FlowRecords(scenario, self.manifold, self.x0, self.y)
+        self.schema = self.records.schema
 
     def stepper(self, label: str) -> ParticleStepper:
         scenario = self.scenario
         spec = next(m for m in scenario.methods if m.label == label)
         try:
             return ParticleStepper(spec, scenario.seeds, self.manifold, self.x0, self.y,
-                                   scenario.steps, scenario.trace.solver,
-                                   self.schema.primary)  # fmt: skip
+                                   scenario.steps, self.records)  # fmt: skip
         except ValueError as error:  # a flow rejecting its parameters for this data
             where = ("methods", scenario.methods.index(spec))
             raise ScenarioError(str(error), source=scenario.name, path=where) from None
@@ -67,13 +60,17 @@ class ParticleFlow(Task):
 
     def snapshot_shape(self) -> tuple[tuple[int, ...], np.dtype]:
         dtype = np.float64 if self.x0.dtype == torch.float64 else np.float32
-        return tuple(self.x0.shape), np.dtype(dtype)
+        return self.records.snapshot_shape(), np.dtype(dtype)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        if isinstance(self.y, WeightedTargets):  # drawn together; target_sizes splits them
-            sizes = np.array([cloud.shape[1] for cloud in self.y.clouds])
-            return {"target": self.y.union().cpu().numpy(), "target_sizes": sizes}
-        return {"target": self.y.detach().cpu().numpy()}
+        return self.records.arrays()
+
+    def final_arrays(self) -> dict[str, np.ndarray]:
+        return self.records.final_arrays()
+
+    @classmethod
+    def check_budget(cls, scenario: Scenario) -> None:
+        check_trace_budget(scenario)
 
     def run_info(self) -> dict[str, Any]:
         info = {"manifold": self.manifold.name, "drawing": self.manifold.drawing().to_dict()}
@@ -101,9 +98,9 @@ class ParticleStepper(Stepper):
     """
 
     def __init__(self, spec: MethodSpec, seeds: list[int], manifold, x0, y, steps: int,
-                 solver: str = "auto", column: str = "w2sq") -> None:  # fmt: skip
+                 records: FlowRecords) -> None:  # fmt: skip
         self.spec, self.manifold, self.y, self.steps = spec, manifold, y, steps
-        self.solver, self.column = solver, column
+        self.records = records
         self.label = spec.label
         self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
         S = x0.shape[0]
@@ -165,11 +162,11 @@ class ParticleStepper(Stepper):
         self.x = x_new.detach()
 
     def measure(self, note=None) -> dict[str, np.ndarray]:
-        """Exact W2^2 per seed of the current particles, or ``sum_k w_k W2^2(x, Y_k)`` toward
-        several targets (inf once a seed has diverged)."""
-        w2sq = exact_objective(self.x, self.y, self.manifold, self.solver, note)
-        w2sq[self.diverged.cpu().numpy()] = np.inf
-        return {self.column: w2sq}
+        """The traced distances per seed of the current particles (inf once a seed diverged)."""
+        values = self.records.measure(self.x, self.y, note)
+        for column in values.values():
+            column[self.diverged.cpu().numpy()] = np.inf
+        return values
 
     def metrics(self) -> dict[str, np.ndarray]:
         with torch.no_grad():
@@ -177,7 +174,10 @@ class ParticleStepper(Stepper):
         return {k: v.detach().double().cpu().numpy() for k, v in found.items()}
 
     def snapshot(self) -> np.ndarray:
-        return self.x.detach().cpu().numpy()
+        return self.records.snapshot(self.x)
+
+    def final(self) -> np.ndarray | None:
+        return self.records.final(self.x)
 
     def info(self) -> dict[str, list]:
         """The flow's own per-seed counters, then the divergence book's."""
