@@ -98,8 +98,11 @@ def test_ctrl_c_and_a_lost_worker_lose_nothing_and_the_rerun_finishes(tmp_path):
     grid = {"steps": [6000, 10]}  # the long point is submitted first
 
     def stop_after_first(kind, point, detail):
-        if kind == "completed":
-            time.sleep(1.0)  # the long point steps on meanwhile
+        if kind == "completed":  # once the long point has a checkpoint (its first snapshot)
+            checkpoint = tmp_path / "out" / "steps=6000" / "checkpoint.pt"
+            deadline = time.monotonic() + 60
+            while not checkpoint.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
             raise KeyboardInterrupt  # what Ctrl-C raises in the driver
 
     with pytest.raises(SweepInterrupted) as caught:
