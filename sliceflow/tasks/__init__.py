@@ -8,43 +8,16 @@ Adding a kind of run = one module here with a ``@register_task("name")`` class (
 
 from __future__ import annotations
 
-from sliceflow.errors import closest
+from sliceflow.registry import Registry
 from sliceflow.tasks.base import Stepper, Task
 
-TASKS: dict[str, type[Task]] = {}
-
-
-def register_task(name: str):
-    """Class decorator: ``@register_task("plan")`` makes the task available as ``task: plan``."""
-
-    def decorate(cls: type[Task]) -> type[Task]:
-        if name in TASKS:
-            raise RuntimeError(f"task {name!r} registered twice")
-        cls.name = name
-        TASKS[name] = cls
-        return cls
-
-    return decorate
+TASKS: Registry = Registry("task", __name__)
+register_task = TASKS.register  # @register_task("plan") makes a task available as ``task: plan``
 
 
 def get_task(name: object) -> type[Task]:
     """The task class registered as ``name``; ``ValueError`` naming the known tasks."""
-    _import_all()
-    if not isinstance(name, str) or name not in TASKS:
-        known = sorted(TASKS)
-        hint = closest(name, known) if isinstance(name, str) else ""
-        raise ValueError(f"unknown task {name!r}{hint}; known tasks: {', '.join(known)}")
-    return TASKS[name]
-
-
-def _import_all() -> None:
-    """Import every public module of this package once: a module registers its task."""
-    import importlib
-    import pkgutil
-
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_") and info.name != "base":
-            importlib.import_module(f"{__name__}.{info.name}")
+    return TASKS.lookup(name)
 
 
 __all__ = ["TASKS", "Stepper", "Task", "get_task", "register_task"]
