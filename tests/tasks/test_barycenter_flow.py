@@ -124,6 +124,8 @@ def test_report_draws_the_references(tmp_path):
         ({"target": None, "targets": [{"dataset": "circle", "weight": 0}]}, "greater than 0"),
         ({"target": None, "targets": [{"dataset": "circel", "weight": 1}]}, "did you mean"),
         ({"target": None, "targets": []}, "non-empty list"),
+        ({"target": None, "targets": TWO, "trace": {"estimator": "sliced"}},
+         "exact weighted objective only"),
         ({"target": None, "targets": TWO, "methods": [{"method": "jko_sw", "tau": 0.1,
                                              "functional": [{"kind": "sw_target", "weight": 1}]}]},
          "implicit"),
