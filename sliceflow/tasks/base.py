@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from sliceflow.errors import ScenarioError
 from sliceflow.rundir import TraceSchema
 
 
@@ -102,14 +103,29 @@ class Task:
 
     # -- what the engine asks ----------------------------------------------------------------
     def stepper(self, label: str) -> Stepper:
+        """The stepper of method ``label``: a method that rejects its parameters for this data
+        (ValueError) is a one-line ScenarioError pointing at its entry in ``methods``."""
+        spec = next(m for m in self.scenario.methods if m.label == label)
+        try:
+            return self.build_stepper(spec)
+        except ValueError as error:
+            where = ("methods", self.scenario.methods.index(spec))
+            raise ScenarioError(str(error), source=self.scenario.name, path=where) from None
+
+    def build_stepper(self, spec) -> Stepper:
+        """The stepper of one ``methods`` entry (all seeds batched)."""
         raise NotImplementedError
 
     @property
     def trace_every(self) -> int:
-        return 1
+        trace = getattr(self.scenario, "trace", None)
+        return trace.every if trace is not None else 1
 
     def snapshot_steps(self) -> list[int]:
-        return [0, self.scenario.steps]
+        snapshots = getattr(self.scenario, "snapshots", None)
+        if snapshots is None:
+            return [0, self.scenario.steps]
+        return snapshots.select(self.scenario.steps)
 
     def snapshot_shape(self) -> tuple[tuple[int, ...], np.dtype]:
         """Shape (S, ...) and dtype of one ``Stepper.snapshot()`` (a snapshot not yet taken is

@@ -188,16 +188,8 @@ class DictionaryLearning(Task):
             )
         return tuple(shape)
 
-    def stepper(self, label: str) -> DictionaryStepper:
-        spec = next(m for m in self.scenario.methods if m.label == label)
+    def build_stepper(self, spec) -> DictionaryStepper:
         return METHODS[spec.method](spec, self)
-
-    @property
-    def trace_every(self) -> int:
-        return self.scenario.trace.every
-
-    def snapshot_steps(self) -> list[int]:
-        return self.scenario.snapshot_steps()
 
     def n_shown(self) -> int:
         return min(self.scenario.shown, self.data.shape[1])

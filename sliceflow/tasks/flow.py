@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from sliceflow.errors import ScenarioError
 from sliceflow.manifolds import MANIFOLDS
 from sliceflow.rundir import TraceSchema
 from sliceflow.scenario.clouds import WeightedTargets, make_clouds
@@ -41,22 +40,10 @@ class ParticleFlow(Task):
         self.records = FlowRecords(scenario, self.manifold, self.x0, self.y)
         self.schema = self.records.schema
 
-    def stepper(self, label: str) -> ParticleStepper:
+    def build_stepper(self, spec: MethodSpec) -> ParticleStepper:
         scenario = self.scenario
-        spec = next(m for m in scenario.methods if m.label == label)
-        try:
-            return ParticleStepper(spec, scenario.seeds, self.manifold, self.x0, self.y,
-                                   scenario.steps, self.records)  # fmt: skip
-        except ValueError as error:  # a flow rejecting its parameters for this data
-            where = ("methods", scenario.methods.index(spec))
-            raise ScenarioError(str(error), source=scenario.name, path=where) from None
-
-    @property
-    def trace_every(self) -> int:
-        return self.scenario.trace.every
-
-    def snapshot_steps(self) -> list[int]:
-        return self.scenario.snapshot_steps()
+        return ParticleStepper(spec, scenario.seeds, self.manifold, self.x0, self.y,
+                               scenario.steps, self.records)  # fmt: skip
 
     def snapshot_shape(self) -> tuple[tuple[int, ...], np.dtype]:
         dtype = np.float64 if self.x0.dtype == torch.float64 else np.float32

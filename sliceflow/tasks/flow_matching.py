@@ -63,20 +63,8 @@ class FlowMatching(Task):
         get_coupling("independent")  # imports every coupling module
         return [(name, coupling.summary) for name, coupling in sorted(COUPLINGS.items())]
 
-    def stepper(self, label: str) -> FlowMatchingStepper:
-        spec = next(m for m in self.scenario.methods if m.label == label)
-        try:
-            return FlowMatchingStepper(self, spec)
-        except ValueError as error:  # a coupling rejecting its parameters for this data
-            where = ("methods", self.scenario.methods.index(spec))
-            raise ScenarioError(str(error), source=self.scenario.name, path=where) from None
-
-    @property
-    def trace_every(self) -> int:
-        return self.scenario.trace.every
-
-    def snapshot_steps(self) -> list[int]:
-        return self.scenario.snapshot_steps()
+    def build_stepper(self, spec) -> FlowMatchingStepper:
+        return FlowMatchingStepper(self, spec)
 
     def snapshot_shape(self) -> tuple[tuple[int, ...], np.dtype]:
         S, n, d = self.data.eval_source[:, : self.scenario.evaluation.show].shape

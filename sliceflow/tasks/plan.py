@@ -182,21 +182,8 @@ class PlanTask(Task):
             self._exact = (np.stack(perms), np.array(values))
         return self._exact
 
-    def stepper(self, label: str) -> PlanStepper:
-        scenario = self.scenario
-        spec = next(m for m in scenario.methods if m.label == label)
-        try:
-            return PlanStepper(spec, scenario.seeds, self, scenario.steps)
-        except ValueError as error:  # a method rejecting its parameters for this data
-            where = ("methods", scenario.methods.index(spec))
-            raise ScenarioError(str(error), source=scenario.name, path=where) from None
-
-    @property
-    def trace_every(self) -> int:
-        return self.scenario.trace.every
-
-    def snapshot_steps(self) -> list[int]:
-        return self.scenario.snapshots.select(self.scenario.steps)
+    def build_stepper(self, spec) -> PlanStepper:
+        return PlanStepper(spec, self.scenario.seeds, self, self.scenario.steps)
 
     def snapshot_shape(self) -> tuple[tuple[int, ...], np.dtype]:
         return tuple(self.x.shape[:2]), np.dtype(np.int64)
