@@ -24,6 +24,20 @@ def test_seed_chunks_cover_the_seeds_in_order_without_empty_chunks():
     assert sum(chunks, []) == list(range(1000)) and {len(c) for c in chunks} == {142, 143}
 
 
+def whole_and_merged(raw: dict, tmp_path, shards: int):
+    """Run ``raw`` whole (tmp_path/whole) and in seed shards merged into tmp_path/merged; assert
+    the two folders hold the same numbers; return the scenario."""
+    scenario = build_scenario(raw)
+    sliceflow.run(scenario, out=tmp_path / "whole", render=False)
+    shard_dirs = []
+    for index, chunk in enumerate(seed_chunks(scenario.seeds, shards)):
+        shard_dirs.append(tmp_path / f"shard{index}")
+        sliceflow.run({**raw, "seeds": chunk}, out=shard_dirs[-1], render=False)
+    merge_shards(scenario, shard_dirs, tmp_path / "merged", "cpu")
+    assert_same_run(tmp_path / "whole", tmp_path / "merged")
+    return scenario
+
+
 class _Config(FlowConfig):
     pass
 
@@ -59,14 +73,7 @@ def test_merged_shards_equal_the_unsharded_run_bit_for_bit(tmp_path, glitchy_flo
     ]
     raw = small_scenario(steps=9, seeds=[0, 2, 3, 5, 8], n_particles=16, methods=methods,
                          trace={"every": 2}, snapshots={"every": 3})  # fmt: skip
-    scenario = build_scenario(raw)
-    sliceflow.run(scenario, out=tmp_path / "whole", render=False)
-    shard_dirs = []
-    for index, chunk in enumerate(seed_chunks(scenario.seeds, 3)):
-        shard_dirs.append(tmp_path / f"shard{index}")
-        sliceflow.run({**raw, "seeds": chunk}, out=shard_dirs[-1], render=False)
-    merge_shards(scenario, shard_dirs, tmp_path / "merged", "cpu")
-    assert_same_run(tmp_path / "whole", tmp_path / "merged")
+    scenario = whole_and_merged(raw, tmp_path, shards=3)
     assert is_complete(tmp_path / "merged", scenario)
     merged = sliceflow.run(scenario, out=tmp_path / "merged", render=False, resume=True)
     assert merged.info["diverged_at_step"][glitchy_flow] == [-1, -1, 4, -1, -1]
@@ -115,15 +122,7 @@ TASKS = {"barycentre_flow": _barycentre_flow, "plan": _plan, "dictionary": _dict
 
 @pytest.mark.parametrize("make", TASKS.values(), ids=TASKS.keys())
 def test_every_task_merges_its_shards_into_the_unsharded_run(tmp_path, make):
-    raw = make()
-    scenario = build_scenario(raw)
-    sliceflow.run(scenario, out=tmp_path / "whole", render=False)
-    shard_dirs = []
-    for index, chunk in enumerate(seed_chunks(scenario.seeds, 2)):
-        shard_dirs.append(tmp_path / f"shard{index}")
-        sliceflow.run({**raw, "seeds": chunk}, out=shard_dirs[-1], render=False)
-    merge_shards(scenario, shard_dirs, tmp_path / "merged", "cpu")
-    assert_same_run(tmp_path / "whole", tmp_path / "merged")
+    scenario = whole_and_merged(make(), tmp_path, shards=2)
     for table in get_task(scenario.task).tables:
         whole = (tmp_path / "whole" / table).read_text()
         assert (tmp_path / "merged" / table).read_text() == whole, table
