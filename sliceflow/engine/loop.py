@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import inspect
+import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -37,8 +40,30 @@ def threads(task: Task):
         torch.set_num_threads(before)
 
 
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Ask glibc's allocator to keep freed memory for reuse (once per process; True if done).
+
+    By default glibc gives the top of its heap back to the system as soon as a little of it is
+    free, so a step that allocates and frees a few megabytes of buffers (e.g. a DGSWP plan step:
+    about 15 MB) faults fresh pages in, one per 4 KB, at every step: 2 ms of a 23 ms step,
+    measured. Keeping up to 1 GB of freed heap (``M_TRIM_THRESHOLD``) with 64 MB of headroom
+    (``M_TOP_PAD``) reuses those pages. The cost: the resident size no longer shrinks after a
+    peak, up to that 1 GB.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_top_pad = -1, -2
+    return bool(mallopt(m_trim_threshold, 1 << 30)) and bool(mallopt(m_top_pad, 64 << 20))
+
+
 def run_stepper(stepper: Stepper, book, task: Task, on_progress: ProgressCallback | None) -> None:
     """Advance ``stepper`` to its last step: snapshots, traced values, progress, flushes."""
+    keep_freed_memory()
     snapshots = set(book.snapshot_steps)
     every, last = task.trace_every, stepper.steps
     with_notes = on_progress is not None and takes_note(on_progress)

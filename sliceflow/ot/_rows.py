@@ -9,28 +9,32 @@ order is exactly the values' order. Float64 rows use ``np.argsort``.
 
 Buffers are kept between calls (:class:`Workspace`): a fresh multi-megabyte array costs a page
 fault per 4 KB on first touch, which at n = 10^4-10^5 cost as much as the sorts themselves.
+Each thread has its own buffers (seeds may be sorted in parallel threads).
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
 
 class Workspace:
-    """Named NumPy buffers reused between calls, grown when a larger one is asked for."""
+    """Named NumPy buffers reused between calls, grown when a larger one is asked for; one set
+    per thread, so that threads never write into each other's buffers."""
 
     def __init__(self) -> None:
-        self.buffers: dict[tuple[str, str], np.ndarray] = {}
+        self._local = threading.local()
 
     def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        buffers = self._local.__dict__.setdefault("buffers", {})
         dtype = np.dtype(dtype)
         size = int(np.prod(shape))
-        buffer = self.buffers.get((name, dtype.str))
+        buffer = buffers.get((name, dtype.str))
         if buffer is None or buffer.size < size:
             buffer = np.empty(size, dtype=dtype)
-            self.buffers[(name, dtype.str)] = buffer
+            buffers[(name, dtype.str)] = buffer
         return buffer[:size].reshape(shape)
 
 
@@ -48,8 +52,8 @@ def _indices(n: int) -> np.ndarray:
 def argsort_rows(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Argsort of each row of (R, n): int64 (R, n), into ``out`` if given (float32: packed keys).
 
-    For float32 the order is exactly the values' order with ties broken by index; for other
-    dtypes it is ``np.argsort``'s.
+    For float32 the order is exactly the values' order with ties broken by index (-0.0 sorts
+    before 0.0: add 0.0 first to tie them); for other dtypes it is ``np.argsort``'s.
     """
     if values.dtype != np.float32 or values.shape[-1] >= 2**32:
         order = np.argsort(values, axis=-1)
