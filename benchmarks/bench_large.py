@@ -29,6 +29,7 @@ import time
 import numpy as np
 import torch
 
+from sliceflow.engine.loop import keep_freed_memory
 from sliceflow.flows import FlowContext, get_flow
 from sliceflow.manifolds import MANIFOLDS
 
@@ -77,6 +78,7 @@ def one_size(method: str, n: int, repeats: int) -> dict:
     """Time one flow step and the sort floor at size n (run in a fresh process), both on one
     thread: NumPy's sorts use one."""
     torch.set_num_threads(1)
+    keep_freed_memory()  # as the engine does in every process that runs steps
     manifold, dtype, params = "euclidean", torch.float32, {"lr": 1.0}
     if method in ("swd", "min_swgg"):
         params["n_projections"] = L

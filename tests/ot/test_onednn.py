@@ -75,3 +75,28 @@ def test_a_nan_point_gives_nan_values_not_zeros():
     values = _mlp_values(points, params.unsqueeze(1), [64, 16])
     assert torch.isnan(values[1, 0, 7]) and torch.isfinite(values[0]).all()
     assert torch.isfinite(values[1, 0, :7]).all()
+
+
+@needs_onednn
+def test_low_rank_smoothing_values_and_gradient_are_the_same_on_both_paths():
+    """DGSWP's high-dimensional sampler in float32: oneDNN seed by seed, or batched BLAS, the
+    same values and Stein gradient (to float32 rounding) from the same draws."""
+    from sliceflow.ot.projections import LowRankMLPSmoothing
+
+    gens = [torch.Generator().manual_seed(s) for s in range(3)]
+    points = torch.randn(3, 24, 60)  # d + 1 = 61 > M = 24
+    params = init_parameters("mlp", 60, 32, gens, dtype=torch.float32, device="cpu")
+    results = {}
+    for enabled in (True, False):
+        onednn.ENABLED = enabled
+        try:
+            smoothing = LowRankMLPSmoothing(points, 32)
+            assert smoothing.fast == enabled
+            draws = smoothing.draw([torch.Generator().manual_seed(9)] * 3, 5, torch.float32, "cpu")
+            values = smoothing.values(params, draws, 0.1)  # (3, 6, 24)
+            gradient = smoothing.gradient(values.sum(-1).double(), draws, 0.1)
+            results[enabled] = values, gradient
+        finally:
+            onednn.ENABLED = True
+    for fast, blas in zip(results[True], results[False], strict=True):
+        torch.testing.assert_close(fast, blas, rtol=1e-4, atol=1e-4)
