@@ -28,6 +28,8 @@ from pathlib import Path
 
 import torch
 
+from sliceflow.engine.loop import keep_freed_memory
+from sliceflow.ot import onednn
 from sliceflow.scenario import load_scenario
 from sliceflow.tasks import get_task
 
@@ -64,7 +66,8 @@ def floor_seconds(repeats: int) -> dict[str, float]:
     block = N * h * r + h * D
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     randn = statistics.median(_cpu(lambda: torch.randn(block, generator=g)) for _ in range(repeats))
-    gemm = statistics.median(_cpu(lambda: a @ b) for _ in range(repeats)) / 1024**3
+    # the products' library: oneDNN where this torch has it (as the sampler), else torch's BLAS
+    gemm = statistics.median(_cpu(lambda: onednn.linear(a, b)) for _ in range(repeats)) / 1024**3
     return {"normals": normals, "macs": macs, "randn_s": randn * normals / block,
             "gemm_s": gemm * macs}  # fmt: skip
 
@@ -91,6 +94,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="also run the panel end to end")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    keep_freed_memory()  # as the engine does in every process that runs steps
     scenario = load_scenario(SCENARIO)
     task = get_task(scenario.task)(scenario, torch.device("cpu"))
     steps = scenario.steps
@@ -109,7 +113,8 @@ def main() -> None:
           f"{total / args.jobs / 60:.1f} min (the CPU seconds over the cores)")  # fmt: skip
     floor = floor_seconds(args.repeats)
     print(f"DGSWP NN per flow step: {floor['macs'] / 1e9:.1f} G multiply-adds "
-          f"(~{floor['gemm_s']:.2f} s at this machine's large-matmul speed) and "
+          f"(~{floor['gemm_s']:.2f} s at this machine's large-matmul speed, oneDNN "
+          f"{onednn.usable(torch.ones(1))}) and "
           f"{floor['normals'] / 1e6:.0f} M normal draws (~{floor['randn_s']:.2f} s with "
           f"torch.randn): floor {(floor['gemm_s'] + floor['randn_s']) * steps / 60:.1f} min "
           "on one core")  # fmt: skip
