@@ -17,6 +17,7 @@ a non-finite value that torch's ``relu`` keeps.
 from __future__ import annotations
 
 import functools
+import platform
 
 import torch
 
@@ -25,7 +26,11 @@ ENABLED = True  # benchmarks switch it off to time the default BLAS in the same 
 
 @functools.cache
 def available() -> bool:
-    """Whether this PyTorch has a working oneDNN linear (checked once, on a small product)."""
+    """Whether this PyTorch has a working oneDNN linear (checked once, on a small product), on an
+    x86-64 processor: elsewhere (e.g. Arm, where PyTorch's BLAS is the vendor's) it was never
+    measured against the default, which is then kept."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
     if not torch.backends.mkldnn.is_available():
         return False
     try:
