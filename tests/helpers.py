@@ -6,7 +6,9 @@ from pathlib import Path
 
 import torch
 
+from sliceflow.flows import get_flow
 from sliceflow.flows.base import FlowContext
+from sliceflow.manifolds import MANIFOLDS
 from sliceflow.manifolds.euclidean import Euclidean
 from sliceflow.ot.draws import random_directions
 
@@ -17,6 +19,24 @@ SCENARIOS = REPO / "scenarios"
 def make_context(seeds, n=30, d=2, dtype=torch.float64):
     gens = [torch.Generator().manual_seed(1000 + s) for s in seeds]
     return FlowContext(len(seeds), n, n, d, dtype, torch.device("cpu"), Euclidean(), gens, seeds)
+
+
+def make_flow(name, manifold="euclidean", seeds=(0, 1), n=30, m=30, **params):
+    """The flow ``name`` on ``manifold`` for these seeds, float64, d = 2, with ``params``."""
+    space = MANIFOLDS[manifold]()
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    context = FlowContext(len(seeds), n, m, 2, torch.float64, torch.device("cpu"), space, gens,
+                          list(seeds))  # fmt: skip
+    cls = get_flow(name, manifold)
+    return cls(cls.Config(**params), context)
+
+
+def value_and_grad(flow, x, y):
+    """The flow's loss per seed and its gradient in the particles."""
+    x = x.detach().requires_grad_(True)
+    loss = flow.loss(x, y)
+    (grad,) = torch.autograd.grad(loss.sum(), x)
+    return loss.detach(), grad
 
 
 def clouds(seeds, n=30, d=2, dtype=torch.float64):

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import ot
 import pytest
 import torch
 
-from sliceflow.flows import FlowContext, get_flow
 from sliceflow.manifolds import MANIFOLDS
 from sliceflow.ot.exact import exact_w2sq_batch
 from sliceflow.ot.hyperbolic import squared_geodesic_cost
-from tests.helpers import ball_points, clouds
+from tests import helpers
+from tests.helpers import ball_points, clouds, value_and_grad
 
-
-def make_flow(manifold="euclidean", seeds=(0, 1), n=30, m=30, **params):
-    space = MANIFOLDS[manifold]()
-    gens = [torch.Generator().manual_seed(s) for s in seeds]
-    context = FlowContext(len(seeds), n, m, 2, torch.float64, torch.device("cpu"), space, gens,
-                          list(seeds))  # fmt: skip
-    cls = get_flow("exact_ot", manifold)
-    return cls(cls.Config(**params), context)
-
-
-def value_and_grad(flow, x, y):
-    x = x.detach().requires_grad_(True)
-    loss = flow.loss(x, y)
-    (grad,) = torch.autograd.grad(loss.sum(), x)
-    return loss.detach(), grad
+make_flow = partial(helpers.make_flow, "exact_ot")  # make_flow(manifold, seeds=..., n=...)
 
 
 @pytest.mark.parametrize("solver", ["auto", "pot"])

@@ -9,26 +9,9 @@ import yaml
 from pydantic import ValidationError
 
 import sliceflow
-from sliceflow.flows import FlowContext, get_flow
-from sliceflow.manifolds import MANIFOLDS
+from sliceflow.flows import get_flow
 from sliceflow.ot.sinkhorn import sinkhorn_divergence
-from tests.helpers import ball_points, clouds, small_scenario
-
-
-def make_flow(name, manifold="euclidean", seeds=(0, 1), n=30, m=30, **params):
-    space = MANIFOLDS[manifold]()
-    gens = [torch.Generator().manual_seed(s) for s in seeds]
-    context = FlowContext(len(seeds), n, m, 2, torch.float64, torch.device("cpu"), space, gens,
-                          list(seeds))  # fmt: skip
-    cls = get_flow(name, manifold)
-    return cls(cls.Config(**params), context)
-
-
-def value_and_grad(flow, x, y):
-    x = x.detach().requires_grad_(True)
-    loss = flow.loss(x, y)
-    (grad,) = torch.autograd.grad(loss.sum(), x)
-    return loss.detach(), grad
+from tests.helpers import ball_points, clouds, make_flow, small_scenario, value_and_grad
 
 
 def run_flow(flow, x, y, steps, lr):
