@@ -127,8 +127,15 @@ class DGSWPSolver:
 
     def orders_of(self, params: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
         """Orderings of x and y under K models per seed: (S, K, P) -> sigma, tau (S, K, n)."""
-        n = x.shape[1]
-        values = self.values(torch.cat([x, y], 1), params)
+        return self._split_orders(self.values(torch.cat([x, y], 1), params), x.shape[1])
+
+    def _split_orders(self, values: torch.Tensor, n: int):
+        """Orderings of the first n values and of the rest, (S, K, n + m) -> sigma, tau: one
+        sort call on the contiguous (S, K, 2, n) view when n == m (the sorts' per-call work and
+        the copies of two strided halves avoided), else one per half."""
+        if values.shape[-1] == 2 * n:
+            order = self.argsort(values.unflatten(-1, (2, n)))  # (S, K, 2, n)
+            return order[..., 0, :], order[..., 1, :]
         return self.argsort(values[..., :n]), self.argsort(values[..., n:])
 
     def orders(self, x: torch.Tensor, y: torch.Tensor):
@@ -156,8 +163,7 @@ class DGSWPSolver:
         if smoothing is not None:
             draws = smoothing.draw(self.generators, N, p.dtype, p.device)
             values = smoothing.values(p, draws, eps)  # (S, N+1, n+m)
-            n = x.shape[1]
-            h = costs(self.argsort(values[..., :n]), self.argsort(values[..., n:]))
+            h = costs(*self._split_orders(values, x.shape[1]))
             return Perturbation(h, draws, smoothing)
         z = randn(self.generators, (N, p.shape[-1]), dtype=p.dtype, device=p.device)  # (S, N, P)
         models = torch.cat([p.unsqueeze(1), p.unsqueeze(1) + eps * z], 1)  # (S, N+1, P)

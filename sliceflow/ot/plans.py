@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from sliceflow.ot.chunked import (
@@ -40,16 +41,19 @@ def check_equal_sizes(n: int, m: int, method: str) -> None:
 class PlanCosts:
     """Cost of any pair of orderings of fixed clouds ``x`` (S, n, d), ``y`` (S, n, d).
 
-    ``by_coordinate``: instead of gathering from the n x n Gram matrix, gather each coordinate of
-    the matched points and sum their products; for few dimensions and many points (d = 2,
-    n = 1,024) the coordinates stay in cache where the Gram matrix (8 MB per seed) does not:
-    about 15x faster, the same value to rounding.
+    ``by_coordinate``: instead of gathering from the n x n Gram matrix, gather the matched points
+    and sum their products; for few dimensions and many points (d = 2, n = 1,024) the points stay
+    in cache where the Gram matrix (8 MB per seed) does not: about 15x faster, the same value to
+    rounding. On the CPU the gathers are NumPy's ``take`` of whole rows, seed by seed (210 plans
+    of 1,024 points in 0.4 ms, against 0.9 ms for ``torch.gather`` of each coordinate).
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, by_coordinate: bool = False) -> None:
         x64, y64 = x.detach().double(), y.detach().double()
         self.n, self.by_coordinate = x.shape[1], by_coordinate
-        if by_coordinate:
+        if by_coordinate and x.device.type == "cpu":
+            self.x_rows, self.y_rows = x64.contiguous().numpy(), y64.contiguous().numpy()
+        elif by_coordinate:
             self.x_columns = x64.transpose(1, 2).contiguous()  # (S, d, n)
             self.y_columns = y64.transpose(1, 2).contiguous()
         else:
@@ -58,7 +62,9 @@ class PlanCosts:
 
     def __call__(self, sigma: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """Plan costs (S, K) of orderings ``sigma, tau`` (S, K, n) (float64)."""
-        if self.by_coordinate:
+        if self.by_coordinate and sigma.device.type == "cpu":
+            cross = torch.from_numpy(self._cross_rows(sigma.numpy(), tau.numpy()))  # (S, K)
+        elif self.by_coordinate:
             S = sigma.shape[0]
             sigma_flat, tau_flat = sigma.reshape(S, -1), tau.reshape(S, -1)  # (S, K*n)
             products = torch.zeros(sigma_flat.shape, dtype=torch.float64, device=sigma.device)
@@ -70,6 +76,16 @@ class PlanCosts:
             flat = (sigma * self.n + tau).flatten(1)  # (S, K*n)
             cross = self.gram.gather(1, flat).view(sigma.shape).mean(-1)  # (S, K)
         return self.const[:, None] - 2 * cross
+
+    def _cross_rows(self, sigma: np.ndarray, tau: np.ndarray) -> np.ndarray:
+        """``mean_i <x_sigma(i), y_tau(i)>`` (S, K) from orderings (S, K, n), on the CPU."""
+        S, K, n = sigma.shape
+        cross = np.empty((S, K))
+        for s in range(S):
+            matched_x = self.x_rows[s].take(sigma[s], axis=0).reshape(K, -1)  # (K, n*d)
+            matched_y = self.y_rows[s].take(tau[s], axis=0).reshape(K, -1)
+            np.einsum("kj,kj->k", matched_x, matched_y, out=cross[s])
+        return cross / n
 
 
 def matched_targets(y: torch.Tensor, sigma: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:

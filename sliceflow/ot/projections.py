@@ -111,17 +111,7 @@ def _evaluate_deep(params: torch.Tensor, points: torch.Tensor, widths: tuple[int
     w_out = params[..., offset : offset + fan_in].reshape(S, K, 1, fan_in)
     out = torch.empty(S, K, 1, M, dtype=params.dtype, device=params.device)
     if onednn.usable(params, points):
-        for s in range(S):
-            # Per model views made once per seed (unbind), from contiguous copies: a strided
-            # operand costs BLAS 2x and oneDNN a kernel build per new layout.
-            views = [_per_model(layer[s]) for layer in layers]  # (W_l, b_l) of each model
-            (w_first, b_first), rest = views[0], views[1:]
-            outputs, x = out[s, :, 0].unbind(0), points[s]
-            for k, w_k in enumerate(w_out[s, :, 0].unbind(0)):
-                hidden = torch.addmm(b_first[k], x, w_first[k].T).relu_()  # (M, h_1)
-                for weights, bias in rest:
-                    hidden = onednn.raw_linear(hidden, weights[k], bias[k]).relu_()
-                torch.mv(hidden, w_k, out=outputs[k])
+        _deep_onednn(layers, w_out, points, out)
         return out.squeeze(2) + params[..., -1:]
     inputs = torch.cat([points.transpose(1, 2), points.new_ones(S, 1, M)], 1)  # (S, d+1, M)
     first = layers[0].reshape(S, K * widths[0], d + 1)  # rows [W_1 | b_1] of the K models
@@ -134,6 +124,32 @@ def _evaluate_deep(params: torch.Tensor, points: torch.Tensor, widths: tuple[int
                 hidden = torch.baddbmm(bias, weights, hidden).relu_()
             block_out.copy_(torch.bmm(w_out[s], hidden))
     return out.squeeze(2) + params[..., -1:]
+
+
+def _deep_onednn(layers, w_out, points: torch.Tensor, out: torch.Tensor) -> None:
+    """The oneDNN path of :func:`_evaluate_deep`, model by model, into ``out`` (S, K, 1, M).
+
+    The first layer multiplies the points augmented by a column of ones with ``[W_1 | b_1]^T``
+    (a view of the flat parameters) into one reused buffer: no broadcast copy of the bias, no
+    fresh allocation per model (0.5 ms less per plan step of 210 models than ``addmm``, the same
+    bits, measured in the step).
+    """
+    S, M = points.shape[0], points.shape[1]
+    augmented = torch.cat([points, points.new_ones(S, M, 1)], 2)  # (S, M, d+1)
+    first_out = points.new_empty(M, layers[0].shape[2])  # (M, h_1)
+    mm, mv, linear = torch.mm, torch.mv, onednn.raw_linear
+    for s in range(S):
+        # Per model views made once per seed (unbind), from contiguous copies: a strided
+        # operand costs BLAS 2x and oneDNN a kernel build per new layout.
+        firsts = layers[0][s].transpose(1, 2).unbind(0)  # (d+1, h_1) views
+        rest = [_per_model(layer[s]) for layer in layers[1:]]  # (W_l, b_l) of each model
+        models = zip(firsts, w_out[s, :, 0].unbind(0), out[s, :, 0].unbind(0), strict=True)
+        x = augmented[s]
+        for k, (w_first, w_k, output) in enumerate(models):
+            hidden = mm(x, w_first, out=first_out).relu_()
+            for weights, bias in rest:
+                hidden = linear(hidden, weights[k], bias[k]).relu_()
+            mv(hidden, w_k, out=output)
 
 
 def _per_model(layer: torch.Tensor):

@@ -64,6 +64,19 @@ def test_estimator_is_the_stein_formula_on_the_plan_costs_of_the_perturbed_model
     assert not torch.allclose(other, s.gradient(perturbation))  # the flag matters
 
 
+@pytest.mark.parametrize("stable_sort", [True, False])
+def test_orderings_are_the_argsorts_of_each_clouds_values(stable_sort):
+    """One sort call on both halves (n == m) gives each cloud's own argsort; n != m too."""
+    x, y = clouds([0, 1], n=50)
+    s = solver(seeds=(0, 1), dtype=torch.float32, stable_sort=stable_sort)
+    models = s.params.unsqueeze(1) + 0.1 * torch.randn(2, 3, s.params.shape[-1])
+    for cloud_y in (y.float(), y.float()[:, :30]):
+        sigma, tau = s.orders_of(models, x.float(), cloud_y)
+        values = s.values(torch.cat([x.float(), cloud_y], 1), models)
+        assert torch.equal(sigma, s.argsort(values[..., :50].contiguous()))
+        assert torch.equal(tau, s.argsort(values[..., 50:].contiguous()))
+
+
 @pytest.mark.parametrize("name", ["sgd", "adam"])
 def test_optimiser_steps_equal_torch_optimisers_on_the_same_gradients(name):
     x, y = clouds([1, 2], n=30)
@@ -157,6 +170,9 @@ def test_plan_costs_by_coordinate_equal_the_gram_form():
     matched_y = y.gather(1, tau[:, 0, :, None].expand(-1, -1, 2))
     direct = (matched_x - matched_y).square().sum(-1).mean(-1)
     torch.testing.assert_close(coordinate[:, 0], direct, rtol=1e-13, atol=1e-13)
+    both = torch.stack([sigma, tau], 2)  # strided halves, as the solver's one sort call gives
+    halves = PlanCosts(x, y, by_coordinate=True)(both[:, :, 0], both[:, :, 1])
+    assert torch.equal(halves, coordinate)
 
 
 def test_bad_solver_options_are_refused():
