@@ -173,6 +173,9 @@ def test_plan_costs_by_coordinate_equal_the_gram_form():
     both = torch.stack([sigma, tau], 2)  # strided halves, as the solver's one sort call gives
     halves = PlanCosts(x, y, by_coordinate=True)(both[:, :, 0], both[:, :, 1])
     assert torch.equal(halves, coordinate)
+    columns = PlanCosts(x, y, by_coordinate=True)._cross_columns(sigma, tau)  # other devices' path
+    torch.testing.assert_close(PlanCosts(x, y).const[:, None] - 2 * columns, gram, rtol=1e-13,
+                               atol=1e-13)  # fmt: skip
 
 
 def test_bad_solver_options_are_refused():
