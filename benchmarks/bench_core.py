@@ -19,7 +19,7 @@ from _timing import median_time  # benchmarks/ is on sys.path when run as a scri
 
 from sliceflow.flows import FlowContext, get_flow
 from sliceflow.manifolds import Euclidean
-from sliceflow.ot.slicing import sliced_wasserstein2
+from sliceflow.ot.sliced._slicing import sliced_wasserstein2
 
 
 def large_swd_step(repeats: int) -> None:

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import torch
 
+from sliceflow._kernels import onednn
 from sliceflow.engine.loop import keep_freed_memory
-from sliceflow.ot import onednn
 from sliceflow.scenario import load_scenario
 from sliceflow.tasks import get_task
 
@@ -109,7 +109,7 @@ def main() -> None:
     total = sum(seconds.values())
     print(f"panel: {total:.0f} CPU s; projected wall with {args.jobs} workers, one thread per "
           f"method, longest first: {schedule(seconds, args.jobs) / 60:.1f} min; with DGSWP NN and "
-          f"ASWD spreading their seeds over the cores (sliceflow.ot.threads): about "
+          f"ASWD spreading their seeds over the cores (sliceflow._kernels.threads): about "
           f"{total / args.jobs / 60:.1f} min (the CPU seconds over the cores)")  # fmt: skip
     floor = floor_seconds(args.repeats)
     print(f"DGSWP NN per flow step: {floor['macs'] / 1e9:.1f} G multiply-adds "

@@ -26,8 +26,8 @@ from _timing import median_time  # benchmarks/ is on sys.path when run as a scri
 from sliceflow.flows import FlowContext, get_flow
 from sliceflow.flows.jko.functionals import kde_log_density
 from sliceflow.manifolds import Euclidean
-from sliceflow.ot.draws import random_directions
-from sliceflow.ot.slicing import sliced_wasserstein2
+from sliceflow.ot.sliced._slicing import sliced_wasserstein2
+from sliceflow.random import random_directions
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import torch
 
+from sliceflow._kernels import onednn
 from sliceflow.engine.loop import keep_freed_memory
-from sliceflow.ot import onednn
 from sliceflow.scenario import load_scenario
 from sliceflow.tasks import get_task
 

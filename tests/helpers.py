@@ -10,7 +10,7 @@ from sliceflow.flows import get_flow
 from sliceflow.flows.base import FlowContext
 from sliceflow.manifolds import MANIFOLDS
 from sliceflow.manifolds.euclidean import Euclidean
-from sliceflow.ot.draws import random_directions
+from sliceflow.random import random_directions
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

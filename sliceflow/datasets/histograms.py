@@ -118,7 +118,7 @@ def gaussian_barycenters(config: GaussianBarycentersConfig, stream: Stream) -> H
     """1-D Gaussian atoms on [0, 1] and N entropic barycentres of them with Dirichlet weights."""
     import torch
 
-    from sliceflow.ot.barycenter import barycenter
+    from sliceflow.ot.entropic._barycenter import barycenter
 
     K = len(config.means)
     x = grid_coordinates((config.n_bins,))[:, 0]

@@ -20,7 +20,7 @@ import torch
 from pydantic import Field, model_validator
 
 from sliceflow.datasets import DatasetConfig, Stream, register_dataset
-from sliceflow.ot.hyperbolic import (
+from sliceflow.manifolds.poincare.math import (
     lorentz_expmap,
     lorentz_to_poincare,
     parallel_transport_from_origin,

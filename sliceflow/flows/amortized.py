@@ -10,9 +10,9 @@ from pydantic import Field
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
-from sliceflow.ot.draws import rand
-from sliceflow.ot.optim import BatchedAdam
-from sliceflow.ot.slicing import project, sorted_diff
+from sliceflow.optim import BatchedAdam
+from sliceflow.ot.sliced._slicing import project, sorted_diff
+from sliceflow.random import rand
 
 
 class AmortizedConfig(FlowConfig):

@@ -8,12 +8,12 @@ from typing import Any
 import torch
 from pydantic import Field
 
+from sliceflow._kernels.threads import run_ranges, seed_ranges
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
-from sliceflow.ot.draws import rand, random_directions
-from sliceflow.ot.optim import BatchedAdam
-from sliceflow.ot.slicing import argsort_rows, sorted_diff
-from sliceflow.ot.threads import run_ranges, seed_ranges
+from sliceflow.optim import BatchedAdam
+from sliceflow.ot.sliced._slicing import argsort_rows, sorted_diff
+from sliceflow.random import rand, random_directions
 
 
 class ASWDConfig(FlowConfig):
@@ -115,7 +115,7 @@ class ASWD(Flow):
 
     def inner_update(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Adam ascent on the map; in high dimension, ranges of seeds in parallel threads on
-        views of the parameters and moments (``sliceflow.ot.threads``: the same numbers)."""
+        views of the parameters and moments (``sliceflow._kernels.threads``: the same numbers)."""
         S, n, d = x.shape
         ranges = seed_ranges(S, 5 * n * d * d)  # multiply-adds of one seed's ascent step
         single = len(ranges) == 1

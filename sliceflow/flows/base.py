@@ -40,7 +40,7 @@ class FlowContext:
     """What a flow may know about the run it belongs to.
 
     ``generators[i]`` is the private random stream of seed ``i`` (``seeds[i]``): every random draw
-    of seed ``i`` must come from it (see ``sliceflow.ot.draws``), so that a seed gives the same
+    of seed ``i`` must come from it (see ``sliceflow.random``), so that a seed gives the same
     result whether it runs alone or inside a batch.
     """
 

@@ -9,8 +9,8 @@ from pydantic import Field
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
-from sliceflow.ot.dgswp import DGSWPSolver
-from sliceflow.ot.plans import check_equal_sizes, plan_cost
+from sliceflow.ot.sliced._dgswp import DGSWPSolver
+from sliceflow.ot.sliced._plans import check_equal_sizes, plan_cost
 
 
 class DGSWPConfig(FlowConfig):
@@ -32,7 +32,7 @@ class DGSWP(Flow):
               \\frac{h(\\phi + \\epsilon Z_k) - h(\\phi)}{\\epsilon} Z_k
 
     ``sigma_phi, tau_phi`` sort ``m_phi(x)`` and ``m_phi(y)``. Each flow step runs
-    ``inner_steps`` Adam steps of the shared solver (``sliceflow.ot.dgswp.DGSWPSolver``: the
+    ``inner_steps`` Adam steps of the shared solver (``sliceflow.ot.sliced.DGSWPSolver``: the
     current model and its N perturbations in one batched computation, variance-reduced Stein
     estimator, low-rank sampling for an MLP in dimension d + 1 > n + m) on detached clouds; phi
     and its Adam state persist across flow steps. ``keep_best`` restores (a copy of) the inner

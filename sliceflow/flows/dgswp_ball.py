@@ -10,18 +10,18 @@ from pydantic import Field
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
-from sliceflow.manifolds.sphere import (
-    vmf_from_parts,
-    vmf_radial,
-)
-from sliceflow.ot.draws import randn, random_directions
-from sliceflow.ot.hyperbolic import (
+from sliceflow.manifolds.poincare.math import (
     RATIO_MIN,
     busemann_ratio,
     matched_sq_geodesic,
     squared_geodesic_cost,
 )
-from sliceflow.ot.slicing import matched_indices
+from sliceflow.manifolds.sphere import (
+    vmf_from_parts,
+    vmf_radial,
+)
+from sliceflow.ot.sliced._slicing import matched_indices
+from sliceflow.random import randn, random_directions
 
 
 class DGSWPBallConfig(FlowConfig):

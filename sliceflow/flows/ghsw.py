@@ -9,9 +9,9 @@ from pydantic import Field
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig
-from sliceflow.ot.draws import random_directions
-from sliceflow.ot.hyperbolic import geodesic_coordinate
-from sliceflow.ot.slicing import sliced_w2_projected
+from sliceflow.manifolds.poincare.math import geodesic_coordinate
+from sliceflow.ot.sliced._slicing import sliced_w2_projected
+from sliceflow.random import random_directions
 
 
 class GHSWConfig(FlowConfig):

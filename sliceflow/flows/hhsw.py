@@ -9,9 +9,9 @@ from pydantic import Field
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig
-from sliceflow.ot.draws import random_directions
-from sliceflow.ot.hyperbolic import busemann
-from sliceflow.ot.slicing import sliced_w2_projected
+from sliceflow.manifolds.poincare.math import busemann
+from sliceflow.ot.sliced._slicing import sliced_w2_projected
+from sliceflow.random import random_directions
 
 
 class HHSWConfig(FlowConfig):
@@ -26,7 +26,7 @@ class HHSW(Flow):
               \\quad B_p(x) = \\log\\frac{|p - x|^2}{1 - |x|^2}
 
     (curvature -1; ratio clamped >= 1e-10). Paper setting (DGSWP Fig. 5): L = 100, lr 2.5.
-    Large clouds are sliced in chunks of ideal points (bounded memory, ``sliceflow.ot.chunked``).
+    Large clouds are sliced in chunks of ideal points (bounded memory).
     """
 
     Config = HHSWConfig

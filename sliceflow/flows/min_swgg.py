@@ -7,12 +7,11 @@ from typing import Any
 import torch
 from pydantic import Field
 
+from sliceflow._kernels.chunked import is_large, linear_projection
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
-from sliceflow.ot.chunked import is_large, linear_projection
-from sliceflow.ot.draws import randn, random_directions
-from sliceflow.ot.optim import BatchedAdam
-from sliceflow.ot.plans import (
+from sliceflow.optim import BatchedAdam
+from sliceflow.ot.sliced._plans import (
     PlanCosts,
     cheapest_plans,
     check_equal_sizes,
@@ -21,6 +20,7 @@ from sliceflow.ot.plans import (
     squared_euclidean_plan_costs,
     swgg_orders,
 )
+from sliceflow.random import randn, random_directions
 
 REFERENCE = (
     "Mahey et al. (2023), Fast optimal transport through sliced generalized Wasserstein geodesics"

@@ -7,17 +7,17 @@ from functools import partial
 import torch
 from pydantic import Field
 
+from sliceflow._kernels.chunked import is_large
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig
-from sliceflow.ot.chunked import is_large
-from sliceflow.ot.draws import random_directions
-from sliceflow.ot.hyperbolic import (
+from sliceflow.manifolds.poincare.math import (
     busemann_ratio,
     matched_sq_geodesic,
     squared_geodesic_cost,
 )
-from sliceflow.ot.plans import cheapest_plans, plan_costs
-from sliceflow.ot.slicing import matched_indices
+from sliceflow.ot.sliced._plans import cheapest_plans, plan_costs
+from sliceflow.ot.sliced._slicing import matched_indices
+from sliceflow.random import random_directions
 
 
 class MinSWGGBallConfig(FlowConfig):

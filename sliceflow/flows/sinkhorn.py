@@ -1,5 +1,6 @@
 """Sinkhorn: particles descend the (debiased) Sinkhorn divergence to the target samples
-(Cuturi 2013; Feydy et al. 2019), with the solvers and gradients of :mod:`sliceflow.ot.sinkhorn`."""
+(Cuturi 2013; Feydy et al. 2019), with the solvers and gradients of
+:mod:`sliceflow.ot.entropic`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pydantic import Field, model_validator
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
-from sliceflow.ot.sinkhorn import sinkhorn_divergence
+from sliceflow.ot.entropic._sinkhorn import sinkhorn_divergence
 
 UNCONVERGED = "sinkhorn_unconverged"  # the counter's name in scenario.yaml's run section
 

@@ -7,8 +7,8 @@ from pydantic import Field
 
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig
-from sliceflow.ot.draws import random_directions
-from sliceflow.ot.slicing import sliced_wasserstein2
+from sliceflow.ot.sliced._slicing import sliced_wasserstein2
+from sliceflow.random import random_directions
 
 
 class SWDConfig(FlowConfig):

@@ -14,7 +14,7 @@ import geoopt
 import torch
 from scipy.special import ive
 
-from sliceflow.ot.draws import randn
+from sliceflow.random import randn
 
 SPHERE = geoopt.Sphere()
 

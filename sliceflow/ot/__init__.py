@@ -1,15 +1,28 @@
-"""The maths of sliceflow, public and method-agnostic: slicing and sorts, permutation plans, exact
-Wasserstein distances, Sinkhorn (hand-derived gradients), entropic barycentres, hyperbolic
-geometry and projections, Gaussian closed forms, batched projection models, per-seed draws.
+"""The maths of sliceflow, public and method-agnostic, in families as POT groups them:
+
+- :mod:`sliceflow.ot.sliced`: projections and sorts, sliced Wasserstein, permutation plans of 1-D
+  orderings (min-SWGG), projection models and the DGSWP solver;
+- :mod:`sliceflow.ot.entropic`: Sinkhorn, the Sinkhorn divergence, entropic barycentres;
+- :mod:`sliceflow.ot.exact`: exact Wasserstein distances (POT and scipy);
+- :mod:`sliceflow.ot.gaussian`: Gaussian closed forms (Ornstein–Uhlenbeck laws, Bures).
 
 Every function works on batches of independent problems (a leading seed axis ``S``) and draws
-random numbers only from the ``torch.Generator`` of each seed it is given.
+random numbers only from the ``torch.Generator`` of each seed it is given (``sliceflow.random``).
+Geometry (geodesic distances, Busemann functions, model conversions) lives with its manifold, e.g.
+:mod:`sliceflow.manifolds.poincare.math`.
 """
 
 from __future__ import annotations
 
-from sliceflow.ot.barycenter import BarycenterResult, barycenter
-from sliceflow.ot.draws import rand, randn, random_directions
+from sliceflow.ot.entropic import (
+    BarycenterResult,
+    SinkhornDivergenceResult,
+    SinkhornResult,
+    barycenter,
+    sinkhorn,
+    sinkhorn_divergence,
+    squared_euclidean_cost,
+)
 from sliceflow.ot.exact import exact_w2sq, exact_w2sq_batch
 from sliceflow.ot.gaussian import (
     BuresBarycenterResult,
@@ -18,24 +31,12 @@ from sliceflow.ot.gaussian import (
     fit_gaussian,
     ou_law,
 )
-from sliceflow.ot.hyperbolic import (
-    busemann,
-    geodesic_coordinate,
-    geodesic_distance,
-    lorentz_to_poincare,
-    poincare_to_lorentz,
-    squared_geodesic_cost,
-)
-from sliceflow.ot.plans import PlanCosts, plan_cost, plan_costs
-from sliceflow.ot.sinkhorn import (
-    SinkhornDivergenceResult,
-    SinkhornResult,
-    sinkhorn,
-    sinkhorn_divergence,
-    squared_euclidean_cost,
-)
-from sliceflow.ot.slicing import (
+from sliceflow.ot.sliced import (
+    DGSWPSolver,
+    PlanCosts,
     argsort_rows,
+    plan_cost,
+    plan_costs,
     sliced_wasserstein2,
     sort_samples,
     sorted_diff,
@@ -45,6 +46,7 @@ from sliceflow.ot.slicing import (
 __all__ = [
     "BarycenterResult",
     "BuresBarycenterResult",
+    "DGSWPSolver",
     "PlanCosts",
     "SinkhornDivergenceResult",
     "SinkhornResult",
@@ -52,26 +54,17 @@ __all__ = [
     "barycenter",
     "bures_barycenter",
     "bures_w2sq",
-    "busemann",
     "exact_w2sq",
     "exact_w2sq_batch",
     "fit_gaussian",
-    "geodesic_coordinate",
-    "geodesic_distance",
-    "lorentz_to_poincare",
     "ou_law",
     "plan_cost",
     "plan_costs",
-    "poincare_to_lorentz",
-    "rand",
-    "randn",
-    "random_directions",
     "sinkhorn",
     "sinkhorn_divergence",
     "sliced_wasserstein2",
     "sort_samples",
     "sorted_diff",
     "squared_euclidean_cost",
-    "squared_geodesic_cost",
     "wasserstein2_1d",
 ]

@@ -121,7 +121,7 @@ def resolve_flow_scenario(data: dict, parser: Parser, keep: list[str] | None) ->
 
 def _flow(manifold: str, name: str):
     from sliceflow.flows import get_flow, known_flows
-    from sliceflow.plans import PLAN_METHODS
+    from sliceflow.tasks.plan.methods import PLAN_METHODS
 
     if name in PLAN_METHODS and name not in known_flows():
         raise ValueError(

@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from sliceflow.cfm.couplings import COUPLINGS, CouplingContext, get_coupling
+from sliceflow.tasks.flow_matching.couplings import COUPLINGS, CouplingContext, get_coupling
 
 get_coupling("independent")  # imports every coupling module
 

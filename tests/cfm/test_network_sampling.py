@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from sliceflow.cfm.network import VelocityMLP
-from sliceflow.cfm.sampling import dopri5, euler, straightness
+from sliceflow.tasks.flow_matching.network import VelocityMLP
+from sliceflow.tasks.flow_matching.sampling import dopri5, euler, straightness
 
 
 def _net(seeds, dim=2, width=16, depth=3):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sliceflow.datasets import Stream, get_dataset
-from sliceflow.ot.hyperbolic import lorentz_logmap, minkowski_inner, poincare_to_lorentz
+from sliceflow.manifolds.poincare.math import lorentz_logmap, minkowski_inner, poincare_to_lorentz
 
 WND = get_dataset("wrapped_normal")
 MIXTURE = get_dataset("wrapped_normal_mixture")

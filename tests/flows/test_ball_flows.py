@@ -11,8 +11,7 @@ from sliceflow.flows import get_flow
 from sliceflow.flows.base import FlowContext
 from sliceflow.flows.dgswp_ball import rotate_from_pole, vmf_score_gradient
 from sliceflow.manifolds import MANIFOLDS
-from sliceflow.manifolds.sphere import mean_resultant_length, vmf_sample
-from sliceflow.ot.hyperbolic import (
+from sliceflow.manifolds.poincare.math import (
     busemann,
     geodesic_coordinate,
     geodesic_coordinate_lorentz,
@@ -21,8 +20,9 @@ from sliceflow.ot.hyperbolic import (
     poincare_to_lorentz,
     squared_geodesic_cost,
 )
-from sliceflow.ot.plans import plan_costs
-from sliceflow.ot.slicing import matched_indices, wasserstein2_1d
+from sliceflow.manifolds.sphere import mean_resultant_length, vmf_sample
+from sliceflow.ot.sliced._plans import plan_costs
+from sliceflow.ot.sliced._slicing import matched_indices, wasserstein2_1d
 from tests.helpers import ball_points, sphere_points
 
 BALL_FLOWS = ["hhsw", "ghsw", "swd", "dgswp", "min_swgg"]

@@ -10,9 +10,9 @@ import torch
 from sliceflow.flows import get_flow
 from sliceflow.flows.base import FlowContext
 from sliceflow.manifolds.euclidean import Euclidean
-from sliceflow.ot.plans import PlanCosts
-from sliceflow.ot.projections import evaluate, init_parameters, stein_gradient
-from sliceflow.ot.slicing import argsort_rows as order
+from sliceflow.ot.sliced._plans import PlanCosts
+from sliceflow.ot.sliced._projections import evaluate, init_parameters, stein_gradient
+from sliceflow.ot.sliced._slicing import argsort_rows as order
 from tests.helpers import clouds, make_context
 
 DGSWP = get_flow("dgswp")
@@ -135,7 +135,7 @@ def test_unequal_sizes_are_refused():
 
 def test_low_rank_values_equal_explicit_perturbed_models():
     """Xi_k = Z_k Q reproduces the values of the explicitly perturbed MLPs."""
-    from sliceflow.ot.projections import LowRankMLPSmoothing
+    from sliceflow.ot.sliced._projections import LowRankMLPSmoothing
 
     x, y = clouds([8], n=6, d=20)  # d + 1 = 21 > n + m = 12
     points = torch.cat([x, y], 1)
@@ -163,7 +163,7 @@ def test_low_rank_stein_gradient_has_the_same_law_as_the_explicit_one():
     config = DGSWP.Config(projection="mlp", hidden=8, inner_steps=1, eps=0.3)
     flow = DGSWP(config, make_context(seeds, n=8, d=30))
     costs = PlanCosts(x, y)
-    from sliceflow.ot.projections import LowRankMLPSmoothing
+    from sliceflow.ot.sliced._projections import LowRankMLPSmoothing
 
     smoothing = LowRankMLPSmoothing(torch.cat([x, y], 1), 8)
     directions = torch.randn(flow.params.shape[1], 3, dtype=torch.float64)

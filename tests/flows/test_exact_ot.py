@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from sliceflow.manifolds import MANIFOLDS
+from sliceflow.manifolds.poincare.math import squared_geodesic_cost
 from sliceflow.ot.exact import exact_w2sq_batch
-from sliceflow.ot.hyperbolic import squared_geodesic_cost
 from tests import helpers
 from tests.helpers import ball_points, clouds, value_and_grad
 

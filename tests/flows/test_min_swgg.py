@@ -9,7 +9,7 @@ import torch
 
 from sliceflow.flows import get_flow
 from sliceflow.flows.min_swgg import best_direction, swgg_loss
-from sliceflow.ot.plans import plan_cost, smoothed_swgg_grad, swgg_orders
+from sliceflow.ot.sliced._plans import plan_cost, smoothed_swgg_grad, swgg_orders
 from tests.helpers import clouds, make_context
 
 

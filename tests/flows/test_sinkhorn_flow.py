@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 import sliceflow
 from sliceflow.flows import get_flow
-from sliceflow.ot.sinkhorn import sinkhorn_divergence
+from sliceflow.ot.entropic._sinkhorn import sinkhorn_divergence
 from tests.helpers import ball_points, clouds, make_flow, small_scenario, value_and_grad
 
 

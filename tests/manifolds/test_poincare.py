@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sliceflow.manifolds import MANIFOLDS
-from sliceflow.ot.hyperbolic import (
+from sliceflow.manifolds.poincare.math import (
     geodesic_distance,
     lorentz_expmap,
     lorentz_logmap,

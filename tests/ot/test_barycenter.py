@@ -11,7 +11,7 @@ import ot
 import pytest
 import torch
 
-import sliceflow.ot._gibbs as gibbs
+import sliceflow.ot.entropic._gibbs as gibbs
 from sliceflow.ot import barycenter, bures_barycenter
 from sliceflow.ot.gaussian import _root, bures_w2sq, sym_apply
 

@@ -9,22 +9,22 @@ import ot
 import pytest
 import torch
 
-from sliceflow.ot import chunked
-from sliceflow.ot._rows import argsort_rows
-from sliceflow.ot.chunked import (
+from sliceflow._kernels import chunked
+from sliceflow._kernels.chunked import (
     linear_projection,
     sliced_w2_projected_chunked,
     sliced_wasserstein2_chunked,
 )
-from sliceflow.ot.draws import random_directions
-from sliceflow.ot.hyperbolic import busemann
-from sliceflow.ot.plans import (
+from sliceflow._kernels.rows import argsort_rows
+from sliceflow.manifolds.poincare.math import busemann
+from sliceflow.ot.sliced._plans import (
     PlanCosts,
     cheapest_plans,
     squared_euclidean_plan_costs,
     swgg_orders,
 )
-from sliceflow.ot.slicing import sliced_wasserstein2, wasserstein2_1d
+from sliceflow.ot.sliced._slicing import sliced_wasserstein2, wasserstein2_1d
+from sliceflow.random import random_directions
 
 
 @pytest.fixture(params=["one direction per chunk", "several"])

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from sliceflow.ot.dgswp import DGSWPSolver
-from sliceflow.ot.plans import PlanCosts
-from sliceflow.ot.projections import evaluate, init_parameters, parameter_count
-from sliceflow.ot.slicing import argsort_rows, stable_argsort_rows
+from sliceflow.ot.sliced._dgswp import DGSWPSolver
+from sliceflow.ot.sliced._plans import PlanCosts
+from sliceflow.ot.sliced._projections import evaluate, init_parameters, parameter_count
+from sliceflow.ot.sliced._slicing import argsort_rows, stable_argsort_rows
 from tests.helpers import clouds
 
 

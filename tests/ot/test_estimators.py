@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from sliceflow.manifolds import MANIFOLDS, Euclidean
-from sliceflow.ot.estimators import (
+from sliceflow.manifolds.poincare.math import busemann
+from sliceflow.ot.sliced._slicing import sliced_wasserstein2, wasserstein2_1d
+from sliceflow.tasks.flow.estimators import (
     ExactW2,
     PaletteW2,
     SinkhornDivergence,
     SlicedW2,
     SubsampleW2,
 )
-from sliceflow.ot.hyperbolic import busemann
-from sliceflow.ot.slicing import sliced_wasserstein2, wasserstein2_1d
 from tests.helpers import ball_points, clouds
 
 

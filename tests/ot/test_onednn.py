@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sliceflow.ot import onednn
-from sliceflow.ot.projections import evaluate, init_parameters
+from sliceflow._kernels import onednn
+from sliceflow.ot.sliced._projections import evaluate, init_parameters
 
 needs_onednn = pytest.mark.skipif(not onednn.available(), reason="this torch has no oneDNN")
 
@@ -81,7 +81,7 @@ def test_a_nan_point_gives_nan_values_not_zeros():
 def test_low_rank_smoothing_values_and_gradient_are_the_same_on_both_paths():
     """DGSWP's high-dimensional sampler in float32: oneDNN seed by seed, or batched BLAS, the
     same values and Stein gradient (to float32 rounding) from the same draws."""
-    from sliceflow.ot.projections import LowRankMLPSmoothing
+    from sliceflow.ot.sliced._projections import LowRankMLPSmoothing
 
     gens = [torch.Generator().manual_seed(s) for s in range(3)]
     points = torch.randn(3, 24, 60)  # d + 1 = 61 > M = 24

@@ -7,8 +7,8 @@ import ot
 import pytest
 import torch
 
-from sliceflow.ot.draws import random_directions
-from sliceflow.ot.slicing import quantiles_1d, sliced_wasserstein2
+from sliceflow.ot.sliced._slicing import quantiles_1d, sliced_wasserstein2
+from sliceflow.random import random_directions
 
 
 def _gens(count: int, offset: int = 0):

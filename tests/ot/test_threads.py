@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import sliceflow.ot.threads as threads
+import sliceflow._kernels.threads as threads
 from sliceflow.flows import get_flow
 from tests.helpers import clouds, flow_steps, make_context
 

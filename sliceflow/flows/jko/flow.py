@@ -27,8 +27,8 @@ from sliceflow.flows.jko.functionals import (
     sw2_and_grad,
 )
 from sliceflow.flows.jko.normalizing_flow import NormalizingFlowConfig, SeedFlows
-from sliceflow.ot.draws import random_directions
 from sliceflow.ot.gaussian import bures_w2sq, fit_gaussian, gaussian_log_density, ou_law
+from sliceflow.random import random_directions
 
 
 class OUReference(BaseModel):

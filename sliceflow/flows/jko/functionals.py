@@ -32,7 +32,7 @@ from sliceflow.flows.jko.kernels import (  # the maths; tests and benchmarks imp
 )
 from sliceflow.flows.jko.kernels import pairwise_sqdist as pairwise_sqdist
 from sliceflow.flows.jko.kernels import seedwise_matmul as seedwise_matmul
-from sliceflow.ot.slicing import sliced_wasserstein2
+from sliceflow.ot.sliced._slicing import sliced_wasserstein2
 
 PotentialFn = Callable[..., torch.Tensor]  # (x (S, n, d), **params) -> V(x) (S, n)
 POTENTIALS: dict[str, PotentialFn] = {}

@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from sliceflow.ot.slicing import argsort_rows, sort_rows
+from sliceflow.ot.sliced._slicing import argsort_rows, sort_rows
 
 
 def pairwise_sqdist(x: torch.Tensor) -> torch.Tensor:

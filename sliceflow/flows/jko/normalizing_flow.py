@@ -13,8 +13,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from sliceflow.flows.base import FlowContext
-from sliceflow.ot.draws import randn
 from sliceflow.ot.gaussian import fit_gaussian
+from sliceflow.random import randn
 
 
 class NormalizingFlowConfig(BaseModel):

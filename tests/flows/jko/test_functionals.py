@@ -18,7 +18,6 @@ from sliceflow.flows.jko.functionals import (
     sorted_projections,
     sw2_and_grad,
 )
-from sliceflow.ot.draws import random_directions
 from sliceflow.ot.gaussian import (
     bures_w2sq,
     fit_gaussian,
@@ -27,7 +26,8 @@ from sliceflow.ot.gaussian import (
     ou_law,
     sym_apply,
 )
-from sliceflow.ot.slicing import sliced_wasserstein2
+from sliceflow.ot.sliced._slicing import sliced_wasserstein2
+from sliceflow.random import random_directions
 
 F64 = torch.float64
 TERMS = TypeAdapter(list[Term])

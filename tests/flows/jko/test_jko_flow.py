@@ -10,8 +10,8 @@ import torch
 from sliceflow.flows import get_flow
 from sliceflow.flows.base import FlowContext
 from sliceflow.manifolds import Euclidean
-from sliceflow.ot.draws import random_directions
 from sliceflow.ot.gaussian import fit_gaussian, ou_law
+from sliceflow.random import random_directions
 
 A = [[1.0, 0.3], [0.3, 0.5]]
 B = [1.0, 1.0]

@@ -1,0 +1,80 @@
+"""Sliced optimal transport on batches of seeds: projections and sorts, sliced Wasserstein,
+permutation plans induced by 1-D orderings (min-SWGG and its smoothed surrogate), scalar
+projection models and the DGSWP solver.
+
+Every function works on a leading seed axis ``S`` and draws only from the ``torch.Generator``
+of each seed it is given. The modules are private; the names below are the family's API.
+"""
+
+from __future__ import annotations
+
+from sliceflow.ot.sliced._dgswp import DGSWPSolver, Perturbation
+from sliceflow.ot.sliced._plans import (
+    PlanCosts,
+    cheapest_plans,
+    check_equal_sizes,
+    matched_targets,
+    plan_cost,
+    plan_costs,
+    smoothed_swgg_grad,
+    squared_euclidean_plan_costs,
+    swgg_orders,
+)
+from sliceflow.ot.sliced._projections import (
+    PROJECTIONS,
+    LowRankMLPSmoothing,
+    evaluate,
+    init_parameters,
+    parameter_count,
+    stein_gradient,
+    stein_weights,
+    widths_of,
+)
+from sliceflow.ot.sliced._slicing import (
+    argsort_rows,
+    matched_indices,
+    project,
+    quantile_order,
+    quantiles_1d,
+    sliced_w2_projected,
+    sliced_wasserstein2,
+    sort_rows,
+    sort_samples,
+    sorted_diff,
+    stable_argsort_rows,
+    wasserstein2_1d,
+)
+
+__all__ = [
+    "DGSWPSolver",
+    "LowRankMLPSmoothing",
+    "PROJECTIONS",
+    "Perturbation",
+    "PlanCosts",
+    "argsort_rows",
+    "cheapest_plans",
+    "check_equal_sizes",
+    "evaluate",
+    "init_parameters",
+    "matched_indices",
+    "matched_targets",
+    "parameter_count",
+    "plan_cost",
+    "plan_costs",
+    "project",
+    "quantile_order",
+    "quantiles_1d",
+    "sliced_w2_projected",
+    "sliced_wasserstein2",
+    "smoothed_swgg_grad",
+    "sort_rows",
+    "sort_samples",
+    "sorted_diff",
+    "squared_euclidean_plan_costs",
+    "stable_argsort_rows",
+    "stein_gradient",
+    "stein_weights",
+    "swgg_orders",
+    "wasserstein2_1d",
+    "widths_of",
+]
