@@ -1,9 +1,8 @@
-"""Sliced couplings on aggregated minibatches: min-SWGG (random search) and DGSWP.
+"""The DGSWP coupling on aggregated minibatches (the DGSWP paper's DGSWP-CFM, Sec. 5.3).
 
-Both build a permutation plan on ``aggregate`` minibatches at once (the DGSWP paper, Sec. 5.3:
-10): both clouds are sorted along a projection and the i-th smallest source sample is paired
-with the i-th smallest target sample. The pairs are then shuffled per seed and consumed one
-minibatch per training iteration.
+A learned projection orders both clouds of ``aggregate`` minibatches (the paper: 10); the i-th
+smallest source sample is paired with the i-th smallest target sample, the pairs are shuffled per
+seed and consumed one minibatch per training iteration.
 
 .. math:: h(\\phi) = \\frac1n \\sum_i \\|x_{0,\\sigma_\\phi(i)} - x_{1,\\tau_\\phi(i)}\\|^2
 """
@@ -15,44 +14,13 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
-from sliceflow.ot.sliced._plans import swgg_orders
-from sliceflow.random import random_directions
 from sliceflow.tasks.flow_matching.couplings import register_coupling
 from sliceflow.tasks.flow_matching.couplings.base import (
     Coupling,
     CouplingConfig,
     CouplingContext,
-    gather_rows,
     shuffled_pairs,
 )
-
-
-class MinSWGGConfig(CouplingConfig):
-    aggregate: int = Field(10, ge=1, description="minibatches in one plan")
-    n_projections: int = Field(20, gt=0, description="random directions L per plan")
-
-
-@register_coupling("min_swgg")
-class MinSWGG(Coupling):
-    """Permutation plan along the best of L fresh random directions (lowest plan cost)."""
-
-    Config = MinSWGGConfig
-    summary = "min-SWGG plan (best of L random directions) on aggregated minibatches"
-    reference = "Mahey et al. 2023, Fast optimal transport through sliced generalized W geodesics"
-
-    def pair(self, x0: torch.Tensor, x1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        context = self.context
-        theta = random_directions(context.generators, self.config.n_projections, x0.shape[-1],
-                                  dtype=x0.dtype, device=x0.device)  # fmt: skip
-        sigma, tau = swgg_orders(x0, x1, theta)  # (S, L, n) each
-        costs = torch.stack([
-            (gather_rows(x0, sigma[:, k]) - gather_rows(x1, tau[:, k])).square().sum(-1).mean(-1)
-            for k in range(sigma.shape[1])
-        ], dim=1)  # (S, L); one direction at a time: memory S n d, not S L n d  # fmt: skip
-        best = costs.argmin(dim=1)  # (S,)
-        pick = best.view(-1, 1, 1).expand(-1, 1, sigma.shape[-1])
-        sigma_best, tau_best = sigma.gather(1, pick)[:, 0], tau.gather(1, pick)[:, 0]
-        return shuffled_pairs(x0, x1, sigma_best, tau_best, context.generators)
 
 
 class DGSWPCouplingConfig(CouplingConfig):
