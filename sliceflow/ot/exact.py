@@ -3,10 +3,9 @@
 The exact trace is the squared 2-Wasserstein distance between the particles and the target with the
 manifold's ground cost (squared Euclidean, or squared geodesic on the ball), uniform weights, in
 float64. With equal sizes and uniform weights an optimal plan is a permutation (Birkhoff), so the
-``auto`` solver uses scipy's exact assignment solver for small equal sizes (n <= 100: 2-7x faster
-than the network simplex at n = 50, equal to ``ot.emd2`` to rounding) and ``ot.emd2`` otherwise:
-the assignment solver's time grows much faster with n on clouds far apart (measured on the papers'
-starting clouds: 1.2x slower at n = 100, 5x at 1,000, 10x at 2,000; ``benchmarks/bench_exact.py``).
+``auto`` solver uses scipy's exact assignment solver for small equal sizes (n <= 100; equal to
+``ot.emd2`` to rounding) and ``ot.emd2`` otherwise: the assignment solver's time grows much faster
+with n on clouds far apart (the crossover is measured by ``benchmarks/bench_exact.py``).
 """
 
 from __future__ import annotations
@@ -138,8 +137,8 @@ def exact_assignment(cost: np.ndarray) -> np.ndarray:
     .. math:: \\pi^\\star \\in \\arg\\min_{\\pi \\in \\mathfrak S_n} \\frac1n \\sum_i C_{i\\pi(i)}
 
     ``ot.emd``'s network simplex ends on a vertex of the transport polytope, which for uniform
-    weights and equal sizes is a permutation (Birkhoff); it is about 4x faster than scipy's
-    assignment solver at n = 1024 on the plan task's clouds (measured here). Should its plan not
+    weights and equal sizes is a permutation (Birkhoff); on the plan task's clouds it is faster
+    than scipy's assignment solver (``benchmarks/bench_exact.py``). Should its plan not
     be a permutation (a degenerate solve), scipy's exact assignment is used. Returns ``perm`` (n,):
     source i goes to target ``perm[i]``.
     """

@@ -131,7 +131,8 @@ def interaction_energy_and_grad(x: torch.Tensor, kernel: str) -> tuple[torch.Ten
 def sorted_projections(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """Sorted projections along each direction: (S, n, d), (S, L, d) -> (S, L, n).
 
-    Sorted with NumPy on the CPU: ``torch.sort`` of many short rows is ~30x slower there.
+    Sorted with NumPy on the CPU: ``torch.sort`` of many short rows is
+    much slower there.
     """
     proj = seedwise_matmul(theta, x.detach().transpose(1, 2))  # (S, L, n)
     return sort_rows(proj)
