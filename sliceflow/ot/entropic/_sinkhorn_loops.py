@@ -26,8 +26,9 @@ from sliceflow.ot.entropic._sinkhorn_checks import raise_vanilla_failure
 def exp_floor(dtype: torch.dtype) -> float:
     """Lower clamp for exponents before ``exp``.
 
-    Below ``log(tiny)`` the result is subnormal and the CPU takes a slow path; clamping there changes a sum of m terms whose largest is 1 by
-    less than ``m * tiny^0.9``, far below the rounding of the sum.
+    Below ``log(tiny)`` the result is subnormal and the CPU takes a slow path; clamping there
+    changes a sum of m terms whose largest is 1 by less than ``m * tiny^0.9``, far below the
+    rounding of the sum.
     """
     return 0.9 * math.log(torch.finfo(dtype).tiny)
 
