@@ -68,7 +68,7 @@ def test_geometry_imports_no_run_directory_engine_report_or_task():
 
 
 def test_the_run_directory_and_the_report_import_no_torch_nor_geometry():
-    loaded = _modules_after("import sliceflow.rundir, sliceflow.report.io")
+    loaded = _modules_after("import sliceflow.rundir, sliceflow.report.io, sliceflow.report.tasks")
     assert "torch" not in loaded and "sliceflow.manifolds" not in loaded
 
 
