@@ -29,10 +29,10 @@ def versions() -> dict[str, str]:
     import sklearn
     import torch
 
-    import sliceflow
+    from sliceflow._version import package_version
 
     return {
-        "sliceflow": sliceflow.__version__,
+        "sliceflow": package_version(),
         "python": platform.python_version(),
         "torch": str(torch.__version__),
         "geoopt": str(getattr(geoopt, "__version__", "?")),

@@ -1,13 +1,44 @@
-"""The manifold interface the engine uses (geoopt vocabulary: ``egrad2rgrad`` then ``expmap``)."""
+"""The manifold interface the engine uses (geoopt vocabulary: ``egrad2rgrad`` then ``expmap``),
+and how a manifold is drawn (``Drawing``, plain data the run folder records)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
 
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from sliceflow.rundir import Drawing
+
+@dataclass(frozen=True)
+class Drawing:
+    """How a manifold's particles are drawn in two dimensions: plain data for the reports.
+
+    The engine records ``to_dict()`` in the run folder; the report reads that record back and
+    never asks the geometry.
+
+    Parameters
+    ----------
+    boundary_radius : float or None
+        Radius of a circle drawn around the origin (None: no boundary).
+    extent : float or None
+        Half-width of a fixed square view around the origin (None: fit the view to the points).
+    distance : str
+        Plain-text name of the traced squared distance (e.g. ``geodesic W2^2``).
+    """
+
+    boundary_radius: float | None = None
+    extent: float | None = None
+    distance: str = "W2^2"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The description as a mapping of its fields (what a run folder records)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Drawing:
+        """The description ``to_dict`` gave (a missing field takes its default)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 class ManifoldConfig(BaseModel):

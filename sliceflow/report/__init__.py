@@ -7,8 +7,6 @@ the functions that draw, so importing this package stays light.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +17,33 @@ from sliceflow.report.io import RunData, file_label, is_interrupted, load_run, p
 def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
     """Render every figure, GIF and report of a run directory; return the written paths.
 
-    ``options``: keys of a scenario's ``output:`` section (``gif``, ``gif_seed``, ``gif_frames``,
-    ``gif_fps``, ``gif_size_px``, ``format``, ``threshold``, ``log_time``); None or absent means
-    the run's own ``output:`` section, else the defaults. Raises RunDirError (one line) on a bad
-    run directory or option.
+    Every run gets its trace figures, metric figures and report.md/html; the report registered
+    for its task (:mod:`sliceflow.report.tasks`) adds that task's figures and tables, and a task
+    with none registered gets the generic trace report alone.
+
+    Parameters
+    ----------
+    run_dir : Path or str
+        The ``--out`` folder of a run.
+    **options : Any
+        Keys of a scenario's ``output:`` section (``gif``, ``gif_seed``, ``gif_frames``,
+        ``gif_fps``, ``gif_size_px``, ``format``, ``threshold``, ``log_time``); None or absent
+        means the run's own ``output:`` section, else the defaults.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Raises
+    ------
+    RunDirError
+        One line, on a bad run directory or option.
     """
     from sliceflow.report.document import EmbeddedFigure, write_documents
     from sliceflow.report.style import figure_png_bytes, resolve_options, save_figure
     from sliceflow.report.tables import reference_lines
+    from sliceflow.report.tasks import task_report
     from sliceflow.report.trace import (
         column_series,
         metric_figure,
@@ -36,6 +53,7 @@ def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
     )
 
     run = load_run(run_dir)
+    report = task_report(run.task)
     settings = resolve_options(run.scenario, **options)
     written: list[Path] = []
     figures: list[EmbeddedFigure] = []
@@ -55,29 +73,12 @@ def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
         figure = trace_figure(column_series(run, column), quantity=description,
                               log_time=settings.log_time, title=title)  # fmt: skip
         static(figure, f"log10 {description} against the step", f"trace_{file_label(column)}")
-    written += task_figures(run, settings, figures, static)
+    written += report.render(run, settings, figures, static)
     for name in metric_names(run):
         figure = metric_figure(run, name, log_time=settings.log_time)
         static(figure, f"metric {name} against the step", f"metrics_{file_label(name)}")
-    written += write_documents(run, settings, figures, task_sections(run))
+    written += write_documents(run, settings, figures, report.sections(run))
     return written
-
-
-def task_figures(run: RunData, settings, figures: list, static) -> list[Path]:
-    """The figures only some kinds of run have: ``sliceflow.report.<task>.render``, if any."""
-    name = f"sliceflow.report.{run.task}"
-    if not run.task.isidentifier() or importlib.util.find_spec(name) is None:
-        return []
-    return importlib.import_module(name).render(run, settings, figures, static)
-
-
-def task_sections(run: RunData) -> list[tuple[str, list[str], list[list[str]]]]:
-    """Extra tables only some kinds of run have: ``sliceflow.report.<task>.sections``, if any,
-    as (title, header, rows) for report.md/html."""
-    name = f"sliceflow.report.{run.task}"
-    if not run.task.isidentifier() or importlib.util.find_spec(name) is None:
-        return []
-    return getattr(importlib.import_module(name), "sections", lambda run: [])(run)
 
 
 def compare_runs(run_dirs, out=None, fmt: str | None = None, threshold: float | None = None):

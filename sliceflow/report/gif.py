@@ -1,11 +1,10 @@
 """flow_<label>.gif (one method, one seed) and flows.gif (all methods side by side).
 
 Written with matplotlib.animation's PillowWriter straight into the GIF file: no frame is ever
-written as a loose image. Frames are particles.npz snapshots, subsampled evenly. Speed: blitting
-(axes, ticks and target are drawn once; each frame redraws only the particles and the counter,
-where FuncAnimation.save redraws the whole figure twice per frame, about 50x slower), and
-flows.gif is assembled from the per-method frames (all panels share the same axis limits)
-instead of drawing every panel again.
+written as a loose image. Frames are particles.npz snapshots, subsampled evenly. Blitting: axes,
+ticks and target are drawn once and each frame redraws only the particles and the counter (where
+FuncAnimation.save redraws the whole figure twice per frame); flows.gif is assembled from the
+per-method frames (all panels share the same axis limits) instead of drawing every panel again.
 """
 
 from __future__ import annotations
@@ -56,8 +55,8 @@ def _format_w2(value: float) -> str:
 class FramePillowWriter(PillowWriter):
     """PillowWriter fed with finished RGB frames; ``grab_frame`` takes the canvas as it stands.
 
-    One palette for the whole GIF, from the first frame (which already shows every colour):
-    25x faster than Pillow's per-frame median cut, and a smaller file.
+    One palette for the whole GIF, from the first frame (which already shows every colour),
+    instead of Pillow's per-frame median cut: it is computed once, and the file is smaller.
     """
 
     def grab_frame(self, **savefig_kwargs) -> None:

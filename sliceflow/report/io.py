@@ -14,7 +14,7 @@ import numpy as np
 
 from sliceflow import rundir
 from sliceflow.errors import RunDirError
-from sliceflow.rundir import Drawing, MethodTrace, SummaryRow, TraceSchema
+from sliceflow.rundir import DrawingRecord, MethodTrace, SummaryRow, TraceSchema, read_drawing
 
 __all__ = [
     "Progress", "RunData", "RunDirError", "file_label", "is_interrupted", "load_run", "progress"
@@ -53,7 +53,7 @@ class RunData:
         recorded = self.run_info.get("trace")
         if recorded is not None:
             return TraceSchema.from_dict(recorded)
-        return TraceSchema(description=f"exact {self.drawing.distance}")
+        return TraceSchema(description=f"exact {self.drawing['distance']}")
 
     @property
     def quantity(self) -> str:
@@ -61,10 +61,10 @@ class RunData:
         return f"log10 {self.schema.description}"
 
     @property
-    def drawing(self) -> Drawing:
+    def drawing(self) -> DrawingRecord:
         """How the run's space is drawn, as its manifold said (boundary, view, distance name)."""
         recorded = self.run_info.get("drawing")
-        return Drawing.from_dict(recorded) if recorded is not None else _ask_manifold(self.scenario)
+        return read_drawing(recorded) if recorded is not None else _ask_manifold(self.scenario)
 
     @property
     def total_steps(self) -> int | None:
@@ -197,20 +197,22 @@ def _whole(value: Any) -> int | None:
     return int(value) if value == value and abs(value) < 2**62 and value == int(value) else None
 
 
-def _ask_manifold(scenario: dict[str, Any]) -> Drawing:
+def _ask_manifold(scenario: dict[str, Any]) -> DrawingRecord:
     """The drawing of a run that did not record one (older runs): ask its manifold."""
     spec = scenario.get("manifold")
     spec = {"name": spec} if isinstance(spec, str) else spec
     if not isinstance(spec, dict):
-        return Drawing()
+        return read_drawing(None)
     from sliceflow.manifolds import MANIFOLDS
 
     cls = MANIFOLDS.get(spec.get("name"))
     try:
         params = {k: v for k, v in spec.items() if k != "name"}
-        return cls(cls.Config.model_validate(params)).drawing() if cls else Drawing()
+        return read_drawing(
+            cls(cls.Config.model_validate(params)).drawing().to_dict() if cls else None
+        )
     except ValueError:
-        return Drawing()
+        return read_drawing(None)
 
 
 def file_label(label: str) -> str:

@@ -17,7 +17,7 @@ from matplotlib.patches import Circle
 from pydantic import ValidationError
 
 from sliceflow.errors import RunDirError
-from sliceflow.rundir import Drawing, OutputSettings, atomic_write_bytes
+from sliceflow.rundir import DrawingRecord, OutputSettings, atomic_write_bytes
 
 DPI = 150  # static figures; readable on a projector
 TARGET_COLOR = "#c8c8c8"  # light grey: the target stays in the background
@@ -92,12 +92,15 @@ def square_limits(*arrays: np.ndarray, pad: float = 0.06) -> tuple[float, float,
     return (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
 
 
-def setup_domain_axes(ax: Any, drawing: Drawing, limits: tuple[float, float, float, float]) -> None:
+def setup_domain_axes(
+    ax: Any, drawing: DrawingRecord, limits: tuple[float, float, float, float]
+) -> None:
     """Equal-aspect axes over ``limits``, or over the manifold's own view with its boundary."""
-    if drawing.boundary_radius is not None:
-        ax.add_patch(Circle((0, 0), drawing.boundary_radius, fill=False, color="black", lw=1.0))
-    if drawing.extent is not None:
-        limits = (-drawing.extent, drawing.extent, -drawing.extent, drawing.extent)
+    radius, extent = drawing["boundary_radius"], drawing["extent"]
+    if radius is not None:
+        ax.add_patch(Circle((0, 0), radius, fill=False, color="black", lw=1.0))
+    if extent is not None:
+        limits = (-extent, extent, -extent, extent)
     ax.set_xlim(limits[0], limits[1])
     ax.set_ylim(limits[2], limits[3])
     ax.set_aspect("equal", adjustable="box")

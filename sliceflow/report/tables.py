@@ -86,13 +86,14 @@ def stats_table(run: RunData, threshold: float, prefix: str = "") -> list[list[s
     return [stats_row(method_stats(run, label, threshold), prefix) for label in run.labels]
 
 
-def _describe_distribution(spec: Any) -> str:
+def _describe_distribution(spec: Any, key: str = "dataset") -> str:
+    """``name (k=v, ...)`` of a scenario entry named by its ``key`` (``dataset``, ``name``)."""
     if not isinstance(spec, dict):
         return str(spec) if spec is not None else "n/a"
     if "file" in spec:
         return f"file {spec['file']}"
-    name = spec.get("dataset", "?")
-    params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "dataset" and v is not None)
+    name = spec.get(key, "?")
+    params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != key and v is not None)
     return f"{name} ({params})" if params else str(name)
 
 
@@ -114,7 +115,7 @@ def scenario_table(run: RunData) -> list[list[str]]:
     ]
     manifold = scenario.get("manifold")
     if manifold is not None:
-        rows.append(["manifold", _describe_distribution(manifold).replace("name=", "")])
+        rows.append(["manifold", _describe_distribution(manifold, key="name")])
     if "n_particles" in scenario:
         rows.append(["particles n", str(scenario["n_particles"])])
     for side in ("source", "target"):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sliceflow.manifolds import MANIFOLDS
-from sliceflow.rundir import Drawing
+from sliceflow.manifolds.base import Drawing
 
 DTYPES = {torch.float32: 2e-4, torch.float64: 1e-9}  # tolerance per dtype
 CASES = [(name, dtype) for name in sorted(MANIFOLDS) for dtype in DTYPES]

@@ -16,9 +16,8 @@ import torch
 from pydantic import Field
 
 from sliceflow.manifolds import register_manifold
-from sliceflow.manifolds.base import Manifold, ManifoldConfig
+from sliceflow.manifolds.base import Drawing, Manifold, ManifoldConfig
 from sliceflow.manifolds.poincare.math import busemann, geodesic_distance, squared_geodesic_cost
-from sliceflow.rundir import Drawing
 
 
 class PoincareConfig(ManifoldConfig):

@@ -16,6 +16,9 @@ from sliceflow import rundir
 from sliceflow.errors import RunDirError
 from sliceflow.report.io import RunData, progress
 from sliceflow.report.style import method_color, new_figure
+from sliceflow.report.tasks import register_report
+from sliceflow.report.tasks.base import SaveStatic, TaskReport
+from sliceflow.rundir import OutputSettings
 
 WEIGHTS_FILE = "weights.csv"
 WEIGHT_COLUMNS = ("method", "seed", "step", "datum", "atom", "weight")
@@ -73,28 +76,6 @@ def load_dictionary(run: RunData, seed_index: int) -> Dictionary:
         raise RunDirError(
             f"{path}: not the arrays of a dictionary run ({error}); {rundir.REWRITE}"
         ) from None
-
-
-def render(run: RunData, options, figures: list, static) -> list[Path]:
-    """atoms, reconstructions and weights figures, and atoms.gif if GIFs are enabled."""
-    from sliceflow.report.document import EmbeddedFigure
-
-    found = load_dictionary(run, options.gif_seed)
-    if not found.atoms:
-        return []
-    static(atoms_figure(found), f"learned atoms (seed {found.seed})", "atoms")
-    static(reconstructions_figure(found), f"data and reconstructions (seed {found.seed})",
-           "reconstructions")  # fmt: skip
-    weights = read_weights(run, found.seed)
-    if weights:
-        static(weights_figure(weights), f"learned weights (seed {found.seed})", "weights")
-    if not options.gif:
-        return []
-    path = atoms_gif(found, run.run_dir / "atoms.gif", options.gif_frames, options.gif_fps,
-                     options.gif_size_px)  # fmt: skip
-    figures.append(EmbeddedFigure("atoms over the epochs", path.name, path.read_bytes(),
-                                  "image/gif"))  # fmt: skip
-    return [path]
 
 
 def _draw_atoms(axes_row, atoms: np.ndarray, found: Dictionary, color: str, top: float) -> list:
@@ -245,3 +226,31 @@ def atoms_gif(found: Dictionary, path: Path, frames: int, fps: float, size_px: i
         figure.canvas.draw()
         images.append(canvas_image(figure))
     return write_gif(images, path, fps)
+
+
+@register_report("dictionary")
+class DictionaryReport(TaskReport):
+    """A dictionary-learning run: learned atoms, reconstructions, weights and the atoms as a GIF."""
+
+    def render(
+        self, run: RunData, options: OutputSettings, figures: list, static: SaveStatic
+    ) -> list[Path]:
+        """atoms, reconstructions and weights figures, and atoms.gif if GIFs are enabled."""
+        from sliceflow.report.document import EmbeddedFigure
+
+        found = load_dictionary(run, options.gif_seed)
+        if not found.atoms:
+            return []
+        static(atoms_figure(found), f"learned atoms (seed {found.seed})", "atoms")
+        static(reconstructions_figure(found), f"data and reconstructions (seed {found.seed})",
+               "reconstructions")  # fmt: skip
+        weights = read_weights(run, found.seed)
+        if weights:
+            static(weights_figure(weights), f"learned weights (seed {found.seed})", "weights")
+        if not options.gif:
+            return []
+        path = atoms_gif(found, run.run_dir / "atoms.gif", options.gif_frames, options.gif_fps,
+                         options.gif_size_px)  # fmt: skip
+        figures.append(EmbeddedFigure("atoms over the epochs", path.name, path.read_bytes(),
+                                      "image/gif"))  # fmt: skip
+        return [path]

@@ -4,7 +4,7 @@
   function evaluations, one curve per coupling over the Euler step counts, Dormand-Prince as a
   marker at its NFE (the shape of the DGSWP paper's Table 1 / Fig. 6), median and quartiles
   over seeds; the dashed line is the W2^2 between held-out and training samples.
-- ``samples.<fmt>`` and ``flow_matching.gif``: see :mod:`sliceflow.report.flow_samples`.
+- ``samples.<fmt>`` and ``flow_matching.gif``: see :mod:`sliceflow.report.tasks._sample_paths`.
 - a table for report.md/html: per coupling and solver, median [q25, q75] of W2^2 and the NFE.
 """
 
@@ -17,6 +17,9 @@ import numpy as np
 
 from sliceflow import rundir
 from sliceflow.report.io import RunData
+from sliceflow.report.tasks import register_report
+from sliceflow.report.tasks.base import SaveStatic, Section, TaskReport
+from sliceflow.rundir import OutputSettings
 
 SAMPLING_FILE = "sampling.csv"
 SAMPLING_COLUMNS = ("method", "seed", "solver", "steps", "nfe", "w2sq")
@@ -122,30 +125,39 @@ def sampling_table(scores: dict[str, list[SolverScores]]) -> tuple[list[str], li
     return header, rows
 
 
-def render(run: RunData, options, figures: list, static) -> list[Path]:
-    """sampling.<fmt>, samples.<fmt> and (if enabled) flow_matching.gif."""
-    from sliceflow.report.flow_samples import flow_gif, load_paths, samples_figure
+@register_report("flow_matching")
+class FlowMatchingReport(TaskReport):
+    """A flow-matching run: sampling scores, generated samples and the learned flow as a GIF."""
 
-    scores = read_sampling(run)
-    if scores:
-        static(sampling_figure(run, scores), "W2^2 against function evaluations", "sampling")
-    paths = load_paths(run)
-    if paths is None:
-        return []
-    static(samples_figure(run, paths, options.gif_seed), "generated samples", "samples")
-    if not options.gif:
-        return []
-    return [flow_gif(run, paths, options, figures)]
+    def render(
+        self, run: RunData, options: OutputSettings, figures: list, static: SaveStatic
+    ) -> list[Path]:
+        """sampling.<fmt>, samples.<fmt> and (if enabled) flow_matching.gif."""
+        from sliceflow.report.tasks._sample_paths import (
+            flow_gif,
+            load_paths,
+            samples_figure,
+        )
 
+        scores = read_sampling(run)
+        if scores:
+            static(sampling_figure(run, scores), "W2^2 against function evaluations", "sampling")
+        paths = load_paths(run)
+        if paths is None:
+            return []
+        static(samples_figure(run, paths, options.gif_seed), "generated samples", "samples")
+        if not options.gif:
+            return []
+        return [flow_gif(run, paths, options, figures)]
 
-def sections(run: RunData) -> list[tuple[str, list[str], list[list[str]]]]:
-    """Extra tables of report.md/html: the sampling table, if the run reached its last step."""
-    scores = read_sampling(run)
-    if not scores:
-        return []
-    floor = floor_w2sq(run)
-    title = "Sampling: exact W2^2 of generated against held-out samples"
-    if floor is not None:
-        title += f" (held-out against training samples: {floor:.4g})"
-    header, rows = sampling_table(scores)
-    return [(title, header, rows)]
+    def sections(self, run: RunData) -> list[Section]:
+        """Extra tables of report.md/html: the sampling table, if the run reached its last step."""
+        scores = read_sampling(run)
+        if not scores:
+            return []
+        floor = floor_w2sq(run)
+        title = "Sampling: exact W2^2 of generated against held-out samples"
+        if floor is not None:
+            title += f" (held-out against training samples: {floor:.4g})"
+        header, rows = sampling_table(scores)
+        return [(title, header, rows)]

@@ -13,7 +13,9 @@ import numpy as np
 
 from sliceflow.errors import RunDirError
 from sliceflow.report.io import RunData, progress
-from sliceflow.rundir import read_npz
+from sliceflow.report.tasks import register_report
+from sliceflow.report.tasks.base import SaveStatic, TaskReport
+from sliceflow.rundir import OutputSettings, read_npz
 
 SOURCE_COLOR, TARGET_COLOR, PAIR_COLOR = "#1f77b4", "#d62728", "#555555"
 MAX_PAIRS = 2048  # segments drawn per panel (evenly subsampled beyond)
@@ -60,31 +62,6 @@ def load_plans(run: RunData) -> Plans:
             f"{path}: not a plan run's snapshots ({error}); re-run the scenario"
         ) from None
     return Plans(steps, seeds, source, target, perms)
-
-
-def render(run: RunData, options, figures: list, static) -> list[Path]:
-    """plans.<fmt>, plan_curves.<fmt> and, if enabled, plans.gif."""
-    from sliceflow.report.document import EmbeddedFigure
-
-    written: list[Path] = []
-    static(curves_figure(run), "plan cost against the step (mean, +-1 std over seeds)",
-           "plan_curves")  # fmt: skip
-    if not run.particles_path().exists():
-        return written
-    plans = load_plans(run)
-    labels = [label for label in run.labels if plans.perms.get(label) is not None
-              and plans.perms[label].shape[0]]  # fmt: skip
-    if not labels:
-        return written
-    seed_index = min(options.gif_seed, plans.seeds.size - 1)
-    static(plans_figure(run, plans, labels, seed_index), "the plans at the last snapshot",
-           "plans")  # fmt: skip
-    if options.gif:
-        path = write_plans_gif(run, plans, labels, seed_index, options)
-        written.append(path)
-        figures.append(EmbeddedFigure("the plans over the steps", path.name, path.read_bytes(),
-                                      "image/gif"))  # fmt: skip
-    return written
 
 
 def curves_figure(run: RunData):
@@ -214,3 +191,34 @@ def write_plans_gif(run: RunData, plans: Plans, labels, seed_index: int, options
         figure.canvas.draw()
         frames.append(canvas_image(figure))
     return write_gif(frames, run.run_dir / "plans.gif", options.gif_fps)
+
+
+@register_report("plan")
+class PlanReport(TaskReport):
+    """A plan run: the plans, the plan-cost curves and the plans over the steps as a GIF."""
+
+    def render(
+        self, run: RunData, options: OutputSettings, figures: list, static: SaveStatic
+    ) -> list[Path]:
+        """plans.<fmt>, plan_curves.<fmt> and, if enabled, plans.gif."""
+        from sliceflow.report.document import EmbeddedFigure
+
+        written: list[Path] = []
+        static(curves_figure(run), "plan cost against the step (mean, +-1 std over seeds)",
+               "plan_curves")  # fmt: skip
+        if not run.particles_path().exists():
+            return written
+        plans = load_plans(run)
+        labels = [label for label in run.labels if plans.perms.get(label) is not None
+                  and plans.perms[label].shape[0]]  # fmt: skip
+        if not labels:
+            return written
+        seed_index = min(options.gif_seed, plans.seeds.size - 1)
+        static(plans_figure(run, plans, labels, seed_index), "the plans at the last snapshot",
+               "plans")  # fmt: skip
+        if options.gif:
+            path = write_plans_gif(run, plans, labels, seed_index, options)
+            written.append(path)
+            figures.append(EmbeddedFigure("the plans over the steps", path.name, path.read_bytes(),
+                                          "image/gif"))  # fmt: skip
+        return written

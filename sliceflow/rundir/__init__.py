@@ -1,0 +1,115 @@
+"""The run-directory contract: what a run folder holds, and how it is written and read.
+
+The engine writes a run folder through this package and the report reads it through this
+package only. Split by concern:
+
+- :mod:`~sliceflow.rundir.layout`: file names, columns, the trace schema and the drawing record;
+- :mod:`~sliceflow.rundir.settings`: the ``output:`` section of a scenario;
+- :mod:`~sliceflow.rundir.statistics`: quartiles over seeds and the fixed row order;
+- :mod:`~sliceflow.rundir.writers`: atomic writes (a temporary file, then a rename), so an
+  interrupted run leaves complete files for the steps it finished, never a half-written one;
+- :mod:`~sliceflow.rundir.readers`: readers that turn a damaged file into a one-line
+  ``RunDirError`` naming the file and the fix;
+- :mod:`~sliceflow.rundir.checkpoints`: checkpoint.pt behind a header and a checksum.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sliceflow.rundir.checkpoints import CHECKPOINT_MAGIC, read_checkpoint, write_checkpoint
+from sliceflow.rundir.layout import (
+    CHECKPOINT_FILE,
+    FIGURE_FORMATS,
+    FINAL_FILE,
+    KEY_COLUMNS,
+    METRIC_COLUMNS,
+    METRICS_FILE,
+    PARTICLES_FILE,
+    REWRITE,
+    SCENARIO_FILE,
+    SUMMARY_COLUMNS,
+    SUMMARY_FILE,
+    TRACE_FILE,
+    DrawingRecord,
+    TraceSchema,
+    read_drawing,
+)
+from sliceflow.rundir.readers import (
+    MethodTrace,
+    SummaryRow,
+    parsed,
+    read_csv,
+    read_metrics,
+    read_npz,
+    read_scenario,
+    read_summary,
+    read_trace,
+    summary_from_trace,
+)
+from sliceflow.rundir.settings import OutputSettings
+from sliceflow.rundir.statistics import (
+    ordered_rows,
+    ordered_table_rows,
+    quartiles_log10,
+    summary_rows,
+)
+from sliceflow.rundir.writers import (
+    atomic_write_bytes,
+    write_csv,
+    write_npz,
+    write_text,
+    write_yaml,
+)
+
+
+def __getattr__(name: str) -> Any:
+    # ``rundir.Drawing`` was the drawing type before manifolds owned it; kept, importing the
+    # geometry only when asked, until every task records ``manifold.drawing().to_dict()``.
+    if name == "Drawing":
+        from sliceflow.manifolds.base import Drawing
+
+        return Drawing
+    raise AttributeError(f"module 'sliceflow.rundir' has no attribute {name!r}")
+
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CHECKPOINT_MAGIC",
+    "FIGURE_FORMATS",
+    "FINAL_FILE",
+    "KEY_COLUMNS",
+    "METRICS_FILE",
+    "METRIC_COLUMNS",
+    "PARTICLES_FILE",
+    "REWRITE",
+    "SCENARIO_FILE",
+    "SUMMARY_COLUMNS",
+    "SUMMARY_FILE",
+    "TRACE_FILE",
+    "DrawingRecord",
+    "MethodTrace",
+    "OutputSettings",
+    "SummaryRow",
+    "TraceSchema",
+    "atomic_write_bytes",
+    "ordered_rows",
+    "ordered_table_rows",
+    "parsed",
+    "quartiles_log10",
+    "read_checkpoint",
+    "read_csv",
+    "read_drawing",
+    "read_metrics",
+    "read_npz",
+    "read_scenario",
+    "read_summary",
+    "read_trace",
+    "summary_from_trace",
+    "summary_rows",
+    "write_checkpoint",
+    "write_csv",
+    "write_npz",
+    "write_text",
+    "write_yaml",
+]
