@@ -1,9 +1,11 @@
 """Helpers on the unit sphere S^{d-1} for ideal points of the Poincaré ball (geoopt ``Sphere``).
 
 The Riemannian SGD step of geoopt's ``RiemannianSGD`` on ``Sphere`` (project the
-gradient on the tangent space, move, renormalise), the von Mises–Fisher sampler of Wood (1994)
-batched over seeds, and the mean resultant length ``A_d(kappa)``. Randomness always comes from
-one ``torch.Generator`` per seed: a seed draws the same numbers alone or inside a batch.
+gradient on the tangent space, move, renormalise), in torch and in NumPy for the small arrays of
+inner loops, the von Mises–Fisher sampler of Wood (1994) batched over seeds, the reflection that
+moves draws around the pole to draws around any mean direction, and the mean resultant length
+``A_d(kappa)``. Randomness always comes from one ``torch.Generator`` per seed: a seed draws the
+same numbers alone or inside a batch.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import math
 
 import geoopt
+import numpy as np
 import torch
 from scipy.special import ive
 
@@ -25,6 +28,31 @@ def sphere_sgd_step(p: torch.Tensor, egrad: torch.Tensor, lr: float) -> torch.Te
     .. math:: p \\leftarrow \\frac{p - lr\\, (I - p p^\\top) g}{|p - lr\\, (I - p p^\\top) g|}
     """
     return SPHERE.retr(p, -lr * SPHERE.egrad2rgrad(p, egrad))
+
+
+def sphere_step(p: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
+    """:func:`sphere_sgd_step` in NumPy for a gradient already tangent at p.
+
+    .. math:: p \\leftarrow \\frac{p - lr\\, g}{|p - lr\\, g|}
+
+    p (S, d) unit rows, grad (S, d) tangent at p -> (S, d), a new array.
+    """
+    p = p - lr * grad
+    p /= np.sqrt(np.square(p).sum(-1, keepdims=True))
+    return p
+
+
+def rotate_from_pole(p: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Map draws around the pole e_1 to draws around p: ``H X`` with ``H = I - 2 u u^T / |u|^2``.
+
+    ``u = e_1 - p``; H is orthogonal with ``H e_1 = p`` (identity when p = e_1), so vMF(e_1, kappa)
+    draws become vMF(p, kappa) draws. p (S, d), draws (S, N, d) -> (S, N, d).
+    """
+    u = -p
+    u[:, 0] += 1.0
+    unorm = np.square(u).sum(-1, keepdims=True)  # (S, 1)
+    scale = np.divide(2.0, unorm, out=np.zeros_like(unorm), where=unorm > 1e-300)
+    return draws - (draws @ (u * scale)[:, :, None]) * u[:, None]
 
 
 def wood_parameters(kappa: float, d: int) -> tuple[float, float, float]:
@@ -102,7 +130,9 @@ def mean_resultant_length(kappa: float, d: int) -> float:
 
 __all__ = [
     "mean_resultant_length",
+    "rotate_from_pole",
     "sphere_sgd_step",
+    "sphere_step",
     "vmf_from_parts",
     "vmf_radial",
     "vmf_sample",

@@ -107,6 +107,29 @@ def test_dgswp_state_round_trip_continues_bit_for_bit():
     assert torch.equal(expected[0], got[0]) and torch.equal(expected[1], got[1])
 
 
+@pytest.mark.parametrize("projection", ["linear", "mlp"])
+def test_dgswp_pairs_are_the_solvers_plan_on_the_aggregated_batch(projection):
+    """The coupling is the solver: fit on the aggregate (init_steps, then aggregate *
+    steps_per_iteration), the plan of the fitted projection, shuffled per seed."""
+    from sliceflow.ot.sliced import DGSWPSolver
+    from sliceflow.tasks.flow_matching.couplings.base import shuffled_pairs
+
+    seeds, params = [0, 1], {"aggregate": 3, "init_steps": 7, "steps_per_iteration": 2,
+                             "projection": projection, "hidden": 8, "keep_best": True}  # fmt: skip
+    coupling = _coupling("dgswp", seeds, batch=16, **params)
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+    solver = DGSWPSolver.from_config(coupling.config, 2, generators, dtype=torch.float64)
+    assert torch.equal(solver.params, coupling.solver.params)
+    for steps, flip in ((7, False), (6, True)):
+        x0, x1 = _clouds(seeds, 48)
+        x0, x1 = (x1, x0) if flip else (x0, x1)
+        solver.fit(x0, x1, steps)
+        expected = shuffled_pairs(x0, x1, *solver.orders(x0, x1), generators)
+        got = coupling.pair(x0, x1)
+        assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+    assert torch.equal(solver.params, coupling.solver.params)
+
+
 def test_sinkhorn_pairs_tend_to_independent_pairs_for_a_large_regularisation():
     """reg -> infinity: the entropic plan is the product of the marginals, so the mean squared
     length of the drawn pairs is the mean of the cost matrix (sampling error about 3% here)."""

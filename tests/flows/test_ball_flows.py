@@ -9,7 +9,6 @@ import torch
 
 from sliceflow.flows import get_flow
 from sliceflow.flows.base import FlowContext
-from sliceflow.flows.dgswp_ball import rotate_from_pole, vmf_score_gradient
 from sliceflow.manifolds import MANIFOLDS
 from sliceflow.manifolds.poincare.math import (
     busemann,
@@ -20,7 +19,8 @@ from sliceflow.manifolds.poincare.math import (
     poincare_to_lorentz,
     squared_geodesic_cost,
 )
-from sliceflow.manifolds.sphere import mean_resultant_length, vmf_sample
+from sliceflow.manifolds.sphere import mean_resultant_length, rotate_from_pole, vmf_sample
+from sliceflow.ot.sliced._dgswp_ball import vmf_score_gradient
 from sliceflow.ot.sliced._plans import plan_costs
 from sliceflow.ot.sliced._slicing import matched_indices, wasserstein2_1d
 from tests.helpers import ball_points, sphere_points

@@ -30,6 +30,7 @@ EXTRA_PARAMS = {
 }
 MORE_CASES = [
     ("dgswp", "euclidean", {"projection": "mlp", "hidden": 16, "keep_best": True}, {}),
+    ("dgswp", "euclidean", {"projection": "mlp", "hidden": [8, 4], "optimizer": "sgd"}, {}),
     # d + 1 > n + m: the MLP's perturbations are sampled in the span of the points
     ("dgswp", "euclidean", {"projection": "mlp", "hidden": 16}, {"n": 6, "d": 14}),
     ("dgswp", "poincare", {"keep_best": True}, {}),

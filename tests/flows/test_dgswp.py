@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import ot
 import pytest
@@ -162,16 +164,15 @@ def test_low_rank_stein_gradient_has_the_same_law_as_the_explicit_one():
     x, y = clouds(seeds, n=8, d=30)
     config = DGSWP.Config(projection="mlp", hidden=8, inner_steps=1, eps=0.3)
     flow = DGSWP(config, make_context(seeds, n=8, d=30))
-    costs = PlanCosts(x, y)
-    from sliceflow.ot.sliced._projections import LowRankMLPSmoothing
-
-    smoothing = LowRankMLPSmoothing(torch.cat([x, y], 1), 8)
+    low_rank = flow.solver.prepare(x, y)
+    assert low_rank.smoothing is not None  # d + 1 > n + m: the flow samples in the span
+    fixed = {True: low_rank, False: dataclasses.replace(low_rank, smoothing=None)}
     directions = torch.randn(flow.params.shape[1], 3, dtype=torch.float64)
     directions[:, 0] = flow.params[0]  # includes a direction where the mean is clearly non-zero
     samples = {True: [], False: []}
     for _ in range(600):
         for low in (True, False):
-            perturbation = flow.solver.perturb(x, y, costs, smoothing if low else None)
+            perturbation = flow.solver.perturb(fixed[low])
             grad = flow.solver.gradient(perturbation)
             samples[low].append(grad[0] @ directions)
     for moment in (1, 2):

@@ -15,7 +15,7 @@ from sliceflow.engine import RunInterrupted
 from sliceflow.rundir import read_npz
 from sliceflow.tasks import get_task
 
-DGSWP = {"method": "dgswp", "hidden": [16, 8], "eps": 0.5, "n_perturbations": 8, "lr": 0.2}
+DGSWP = {"method": "dgswp", "hidden": [16, 8], "eps": 0.5, "n_perturbations": 8, "inner_lr": 0.2}
 
 
 def plan_scenario(**changes) -> dict:
@@ -36,7 +36,7 @@ def plan_scenario(**changes) -> dict:
                 **DGSWP,
                 "label": "dgswp_adam",
                 "optimizer": "adam",
-                "lr": 0.01,
+                "inner_lr": 0.01,
                 "projection": "linear",
                 "variance_reduction": False,
             },
@@ -135,6 +135,10 @@ BAD = {
     "sizes differ": ({"target": {"dataset": "dgswp_moons", "n_samples": 32}},
                      "as many source as target points"),
     "bad widths": ({"methods": [{"method": "dgswp", "hidden": [16, 0]}]}, "positive integers"),
+    "the projection's rate is inner_lr": ({"methods": [{"method": "dgswp", "lr": 0.2}]},
+                                          "methods[0].lr: unknown key"),
+    "a ball projection in R^d": ({"methods": [{"method": "dgswp", "projection": "busemann"}]},
+                                 "use linear or mlp"),
 }  # fmt: skip
 
 

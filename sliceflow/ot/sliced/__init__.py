@@ -9,6 +9,9 @@ of each seed it is given. The modules are private; the names below are the famil
 from __future__ import annotations
 
 from sliceflow.ot.sliced._dgswp import DGSWPSolver, Perturbation
+from sliceflow.ot.sliced._dgswp_ball import BusemannProjections
+from sliceflow.ot.sliced._dgswp_config import DGSWPConfig
+from sliceflow.ot.sliced._dgswp_families import EuclideanProjections, ProjectionFamily
 from sliceflow.ot.sliced._plans import (
     PlanCosts,
     cheapest_plans,
@@ -46,11 +49,15 @@ from sliceflow.ot.sliced._slicing import (
 )
 
 __all__ = [
+    "BusemannProjections",
+    "DGSWPConfig",
     "DGSWPSolver",
+    "EuclideanProjections",
     "LowRankMLPSmoothing",
     "PROJECTIONS",
     "Perturbation",
     "PlanCosts",
+    "ProjectionFamily",
     "argsort_rows",
     "cheapest_plans",
     "check_equal_sizes",

@@ -1,16 +1,25 @@
-"""The learned projection of DGSWP (differentiable generalised sliced Wasserstein plans, 2025):
-Stein-smoothed descent on the cost of the permutation plan a scalar model induces.
+"""DGSWP (differentiable generalised sliced Wasserstein plans, 2025): one solver for any
+projection family.
 
-A model ``m_phi: R^d -> R`` (``sliceflow.ot.sliced.evaluate``: linear, or an MLP with any list of
-hidden widths) orders both clouds; matching the orderings gives a permutation plan of cost
-``h(phi)``. ``h`` is piecewise constant, so DGSWP descends its Gaussian smoothing
-``h_eps(phi) = E h(phi + eps Z)`` with Stein's estimator (the paper's Eq. 8 with variance
-reduction, or the plain one), by SGD or Adam, all seeds batched. :class:`DGSWPSolver` is what the
-particle flow (``flows/dgswp.py``), the plan task (``tasks/plan.py``) and any other user (e.g. a
-coupling for flow matching) share::
+A parametrised scalar projection orders both clouds; matching the orderings gives a permutation
+plan of cost ``h(phi)``. ``h`` is piecewise constant, so DGSWP descends a smoothing of it,
+estimated from the plan costs of N random perturbations of the current parameters, all seeds
+batched. :class:`DGSWPSolver` runs that loop (perturb, estimate, step, optionally keep the
+best iterate); a :class:`ProjectionFamily` says what the parameters are and how each part is
+done:
 
-    solver = DGSWPSolver("mlp", [64, 16], d, generators, dtype=torch.float32, device="cpu")
-    costs = solver.step(x, y)          # one Stein step; (S, N+1) plan costs, current one first
+- ``linear`` / ``mlp`` (:class:`EuclideanProjections`): models on R^d, Gaussian smoothing,
+  Stein's estimator, SGD or Adam, plan costs from the Gram matrix (``PlanCosts``);
+- ``busemann`` (:class:`BusemannProjections`): ideal points on the Poincaré ball's sphere at
+  infinity, von Mises-Fisher smoothing, the score estimator, Riemannian SGD, plan costs from the
+  squared-geodesic cost matrix.
+
+The particle flows, the plan task and the flow-matching coupling are adapters of it::
+
+    config = DGSWPConfig(projection="mlp", hidden=[64, 16], optimizer="sgd", inner_lr=0.2)
+    solver = DGSWPSolver.from_config(config, d, generators, dtype=torch.float32)
+    clouds = solver.prepare(x, y)      # fixed clouds and their plan-cost gathers
+    costs = solver.step(clouds)        # one step; (S, N+1) plan costs, current one first
     solver.fit(x, y, steps=20)         # an inner loop (with keep_best: roll back to the best)
     sigma, tau = solver.orders(x, y)   # the plan of the current model: x[sigma[i]] -> y[tau[i]]
 """
@@ -18,191 +27,171 @@ coupling for flow matching) share::
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from sliceflow._kernels.threads import run_ranges, seed_ranges
-from sliceflow.optim import BatchedAdam, BatchedSGD
-from sliceflow.ot.sliced._plans import PlanCosts
-from sliceflow.ot.sliced._projections import (
-    PROJECTIONS,
-    LowRankMLPSmoothing,
-    evaluate,
-    init_parameters,
-    stein_gradient,
-    widths_of,
+from sliceflow.ot.sliced._dgswp_ball import BusemannProjections
+from sliceflow.ot.sliced._dgswp_config import DGSWPConfig
+from sliceflow.ot.sliced._dgswp_families import (
+    EuclideanProjections,
+    Perturbation,
+    ProjectionFamily,
 )
-from sliceflow.ot.sliced._slicing import argsort_rows, stable_argsort_rows
-from sliceflow.random import randn
-
-OPTIMIZERS = ("sgd", "adam")
 
 
-@dataclass
-class Perturbation:
-    """The plan costs of the current model and its N perturbations, and the draws behind them.
+def projection_family(
+    config: DGSWPConfig,
+    dim: int,
+    *,
+    dtype: torch.dtype,
+    device: torch.device | str = "cpu",
+    curvature: float | None = None,
+    stable_sort: bool = False,
+    low_rank: bool = True,
+) -> ProjectionFamily:
+    """The family ``config.projection`` names, for points in R^d or, with ``curvature`` c, on
+    the Poincaré ball of curvature -c (only ``busemann`` there, and only there).
 
-    ``costs`` (S, N+1) float64, the unperturbed model first; ``draws``: the Gaussian directions
-    (S, N, P), or the low-rank draws of ``smoothing`` (a ``LowRankMLPSmoothing``).
+    ``stable_sort`` and ``low_rank``: options of :class:`EuclideanProjections`.
     """
-
-    costs: torch.Tensor
-    draws: Any
-    smoothing: LowRankMLPSmoothing | None = None
+    if config.projection == "busemann":
+        if curvature is None:
+            raise ValueError(
+                "projection busemann learns an ideal point of the Poincaré ball; "
+                "in R^d use projection linear or mlp"
+            )
+        return BusemannProjections(
+            dim, curvature=curvature, kappa=config.kappa, dtype=dtype, device=device
+        )
+    if curvature is not None:
+        raise ValueError(
+            f"dgswp on the Poincaré ball learns a Busemann projection, not {config.projection}: "
+            "set projection: busemann"
+        )
+    return EuclideanProjections(
+        config.projection, config.hidden, dim, dtype=dtype, device=device, eps=config.eps,
+        stable_sort=stable_sort, low_rank=low_rank,
+    )  # fmt: skip
 
 
 class DGSWPSolver:
-    """A scalar projection per seed, learned by Stein-smoothed descent on its plan cost.
+    """Parameters of a scalar projection per seed, learned by smoothed descent on its plan cost.
 
-    .. math:: h(\\phi) = \\frac1n \\sum_i \\|x_{\\sigma_\\phi(i)} - y_{\\tau_\\phi(i)}\\|^2,
+    .. math:: h(\\phi) = \\frac1k \\sum_i c\\big(x_{\\sigma_\\phi(i)}, y_{\\tau_\\phi(i)}\\big),
               \\quad \\nabla h_\\epsilon(\\phi) \\approx \\frac1N \\sum_{k=1}^N
               \\frac{h(\\phi + \\epsilon Z_k) - h(\\phi)}{\\epsilon} Z_k
 
+    (the Euclidean family; the ball's estimator is in ``_dgswp_ball.py``).
+
     Parameters
     ----------
-    kind : ``"linear"`` or ``"mlp"``.
-    widths : hidden widths of the mlp (an int or a list, e.g. ``[64, 16]``); ignored if linear.
-    dim : dimension d of the points.
+    family : the projection family (:func:`projection_family` builds the named ones).
     generators : one ``torch.Generator`` per seed; seed i draws from ``generators[i]`` only.
-    eps, n_perturbations : smoothing scale and number N of Stein samples per step.
-    variance_reduction : subtract ``h(phi)`` in the estimator (the paper's Eq. 8) or not.
-    optimizer, lr : ``"sgd"`` (plain) or ``"adam"`` on the flat parameters (S, P).
-    keep_best : ``fit`` rolls back to the iterate of lowest plan cost (final one included).
-    stable_sort : break ties of model values by index (``stable_argsort_rows``, faster on long
-        float32 rows) instead of NumPy's default sort (the flows' choice).
+    config : ``n_perturbations`` N, ``variance_reduction`` (subtract ``h(phi)``, the paper's
+        Eq. 8), ``optimizer`` and ``inner_lr``, ``keep_best`` (``fit`` ends on the iterate of
+        lowest plan cost, final one included); the family's own keys are read by the family.
     threads : threads over seeds in ``fit`` (default: the cores, when a step is heavy enough).
-
-    The current model and its N perturbations are evaluated in one batched computation and their
-    plan costs are gathers from the Gram matrix (``PlanCosts``). For a one-hidden-layer MLP in
-    dimension d + 1 > n + m the perturbations are sampled in the span of the points
-    (``LowRankMLPSmoothing``: the same estimator in distribution, about (d+1)/(n+m) times cheaper).
     """
 
     def __init__(
         self,
-        kind: str,
-        widths: int | Sequence[int],
+        family: ProjectionFamily,
+        generators: list[torch.Generator],
+        config: DGSWPConfig,
+        *,
+        threads: int | None = None,
+    ) -> None:
+        self.family, self.generators, self.config = family, generators, config
+        self.n_perturbations, self.keep_best = config.n_perturbations, config.keep_best
+        self.variance_reduction, self.threads = config.variance_reduction, threads
+        self.params = family.init_params(generators)  # (S, P)
+        self.optimizer = family.optimizer(self.params, config.optimizer, config.inner_lr)
+        self.best_cost: torch.Tensor | None = None  # (S,) lowest plan cost remembered
+        self.best_params: torch.Tensor | None = None  # (S, P) a copy of its parameters
+
+    @classmethod
+    def from_config(
+        cls,
+        config: DGSWPConfig,
         dim: int,
         generators: list[torch.Generator],
         *,
         dtype: torch.dtype,
         device: torch.device | str = "cpu",
-        eps: float = 0.05,
-        n_perturbations: int = 10,
-        variance_reduction: bool = True,
-        optimizer: str = "adam",
-        lr: float = 0.01,
-        keep_best: bool = False,
+        curvature: float | None = None,
         stable_sort: bool = False,
+        low_rank: bool = True,
         threads: int | None = None,
-    ) -> None:
-        if kind not in PROJECTIONS:
-            raise ValueError(f"unknown projection {kind!r}; use one of {', '.join(PROJECTIONS)}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
-        if not eps > 0 or n_perturbations < 1 or not lr > 0:
-            raise ValueError("eps and lr must be > 0 and n_perturbations >= 1")
-        self.kind, self.widths = kind, widths_of(widths)
-        self.generators = generators
-        self.eps, self.n_perturbations = float(eps), int(n_perturbations)
-        self.variance_reduction, self.keep_best = variance_reduction, keep_best
-        self.argsort = stable_argsort_rows if stable_sort else argsort_rows
-        self.threads = threads
-        self.params = init_parameters(
-            kind, dim, self.widths, generators, dtype=dtype, device=device
-        )  # (S, P)
-        optimizers = {"adam": BatchedAdam, "sgd": BatchedSGD}
-        self.optimizer = optimizers[optimizer]([self.params], lr=lr)
-        self.best_cost: torch.Tensor | None = None  # (S,) lowest plan cost remembered
-        self.best_params: torch.Tensor | None = None  # (S, P) a copy of its parameters
+    ) -> DGSWPSolver:
+        """The solver of the family ``config.projection`` (:func:`projection_family`)."""
+        family = projection_family(
+            config, dim, dtype=dtype, device=device, curvature=curvature,
+            stable_sort=stable_sort, low_rank=low_rank,
+        )  # fmt: skip
+        return cls(family, generators, config, threads=threads)
 
     # -- plans ---------------------------------------------------------------------------------
-    def values(self, points: torch.Tensor, params: torch.Tensor | None = None) -> torch.Tensor:
-        """Model values: points (S, M, d), params (S, K, P) (default: current) -> (S, K, M)."""
-        params = self.params.unsqueeze(1) if params is None else params
-        return evaluate(self.kind, params, points, self.widths)
+    def prepare(self, x: torch.Tensor, y: torch.Tensor, costs: Any = None) -> Any:
+        """Fixed clouds x (S, n, d), y (S, m, d) and their plan-cost gathers (default: built
+        here), for :meth:`perturb`, :meth:`step` and :meth:`cost`."""
+        return self.family.prepare(x.detach(), y.detach(), costs)
 
-    def orders_of(self, params: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
-        """Orderings of x and y under K models per seed: (S, K, P) -> sigma, tau (S, K, n)."""
-        return self._split_orders(self.values(torch.cat([x, y], 1), params), x.shape[1])
-
-    def _split_orders(self, values: torch.Tensor, n: int):
-        """Orderings of the first n values and of the rest, (S, K, n + m) -> sigma, tau: one
-        sort call on the contiguous (S, K, 2, n) view when n == m (the sorts' per-call work and
-        the copies of two strided halves avoided), else one per half."""
-        if values.shape[-1] == 2 * n:
-            order = self.argsort(values.unflatten(-1, (2, n)))  # (S, K, 2, n)
-            return order[..., 0, :], order[..., 1, :]
-        return self.argsort(values[..., :n]), self.argsort(values[..., n:])
-
-    def orders(self, x: torch.Tensor, y: torch.Tensor):
-        """The plan of the current model: sigma, tau (S, n), ``x[sigma[i]]`` -> ``y[tau[i]]``."""
-        sigma, tau = self.orders_of(self.params.unsqueeze(1), x.detach(), y.detach())
+    def orders(self, x: torch.Tensor, y: torch.Tensor, params: torch.Tensor | None = None):
+        """The plan of the current parameters (or of ``params`` (S, P)): sigma, tau (S, k),
+        ``x[sigma[i]]`` -> ``y[tau[i]]``."""
+        models = (self.params if params is None else params).unsqueeze(1)
+        sigma, tau = self.family.orders(models, x.detach(), y.detach())
         return sigma[:, 0], tau[:, 0]
 
-    def cost(self, x: torch.Tensor, y: torch.Tensor, costs: PlanCosts | None = None):
-        """Plan cost of the current model per seed, (S,) float64."""
-        costs = PlanCosts(x, y) if costs is None else costs
-        return costs(*self.orders_of(self.params.unsqueeze(1), x, y))[:, 0]
+    def cost(self, clouds: Any) -> torch.Tensor:
+        """Plan cost of the current parameters per seed, (S,) float64."""
+        return self.family.plan_costs(self.params.unsqueeze(1), clouds)[:, 0]
 
-    def smoothing(self, x: torch.Tensor, y: torch.Tensor) -> LowRankMLPSmoothing | None:
-        """The low-rank sampler for these clouds when it applies (one hidden layer, d+1 > n+m)."""
-        one_layer = self.kind == "mlp" and len(self.widths) == 1
-        if one_layer and x.shape[-1] + 1 > x.shape[1] + y.shape[1]:
-            return LowRankMLPSmoothing(torch.cat([x, y], 1), self.widths[0])
-        return None
-
-    # -- one Stein step ------------------------------------------------------------------------
+    # -- one step ------------------------------------------------------------------------------
     @torch.no_grad()
-    def perturb(self, x, y, costs: PlanCosts, smoothing=None) -> Perturbation:
-        """Draw N perturbations and evaluate the plan costs of phi and phi + eps Z_k."""
-        p, eps, N = self.params, self.eps, self.n_perturbations
-        if smoothing is not None:
-            draws = smoothing.draw(self.generators, N, p.dtype, p.device)
-            values = smoothing.values(p, draws, eps)  # (S, N+1, n+m)
-            h = costs(*self._split_orders(values, x.shape[1]))
-            return Perturbation(h, draws, smoothing)
-        z = randn(self.generators, (N, p.shape[-1]), dtype=p.dtype, device=p.device)  # (S, N, P)
-        models = torch.cat([p.unsqueeze(1), p.unsqueeze(1) + eps * z], 1)  # (S, N+1, P)
-        return Perturbation(costs(*self.orders_of(models, x, y)), z)
+    def perturb(self, clouds: Any, draws: Any = None) -> Perturbation:
+        """Draw N perturbations (or take ``draws``) and evaluate the plan costs (S, N+1) of the
+        current parameters and of the perturbed ones."""
+        if draws is None:
+            draws = next(self.family.draws(self.generators, clouds, self.n_perturbations, 1))
+        return self.family.perturb(self.params, draws, clouds)
 
-    def gradient(self, perturbation: Perturbation) -> torch.Tensor:
-        """Stein estimate (S, P) of the gradient of the smoothed plan cost."""
-        h, vr = perturbation.costs, self.variance_reduction
-        if perturbation.smoothing is not None:
-            return perturbation.smoothing.gradient(h, perturbation.draws, self.eps, vr)
-        return stein_gradient(h, perturbation.draws, self.eps, vr)
+    def gradient(self, perturbation: Perturbation) -> Any:
+        """The family's estimate of the gradient of the smoothed plan cost."""
+        return self.family.gradient(self.params, perturbation, self.variance_reduction)
 
     @torch.no_grad()
     def update(self, perturbation: Perturbation) -> None:
-        """One optimiser step with the Stein gradient; with ``keep_best``, first remember the
-        cost of the parameters it leaves."""
-        grad = self.gradient(perturbation)
+        """One optimiser step with the estimated gradient; with ``keep_best``, first remember
+        the cost of the parameters it leaves."""
+        self._update(perturbation)
+
+    def _update(self, perturbation: Perturbation) -> None:
+        grad = self.family.gradient(self.params, perturbation, self.variance_reduction)
         if self.keep_best:
             self.remember(perturbation.costs[:, 0])
         self.optimizer.step([grad])
 
-    def step(self, x, y, costs: PlanCosts | None = None, smoothing=None) -> torch.Tensor:
+    def step(self, clouds: Any) -> torch.Tensor:
         """``perturb`` then ``update``; returns the plan costs (S, N+1), current model first."""
-        costs = PlanCosts(x, y) if costs is None else costs
-        perturbation = self.perturb(x, y, costs, smoothing)
+        perturbation = self.perturb(clouds)
         self.update(perturbation)
         return perturbation.costs
 
     def fit(self, x: torch.Tensor, y: torch.Tensor, steps: int) -> None:
-        """``steps`` Stein steps on fixed clouds; with ``keep_best``, end on the iterate of
-        lowest plan cost among those visited (the last one included).
+        """``steps`` steps on fixed clouds; with ``keep_best``, end on the iterate of lowest
+        plan cost among those visited (the last one included).
 
         Heavy steps (e.g. an MLP in d = 500) run ranges of seeds in parallel threads on views of
         the parameters and of the optimiser's state (``sliceflow._kernels.threads``): the same
-        numbers
-        as one thread.
+        numbers as one thread.
         """
+        if steps <= 0:
+            return
         x, y = x.detach(), y.detach()
-        work = (self.n_perturbations + 1) * (x.shape[1] + y.shape[1]) * self.params.shape[-1]
+        work = self.family.work(x, y, self.n_perturbations)
         ranges = seed_ranges(x.shape[0], work, self.threads)
         if len(ranges) == 1:
             self._fit(x, y, steps)
@@ -222,14 +211,15 @@ class DGSWPSolver:
 
     @torch.no_grad()
     def _fit(self, x: torch.Tensor, y: torch.Tensor, steps: int) -> None:
-        costs, smoothing = PlanCosts(x, y), self.smoothing(x, y)
+        clouds = self.family.prepare(x, y)
         self.forget_best()
-        for _ in range(steps):
-            self.step(x, y, costs, smoothing)
+        for draws in self.family.draws(self.generators, clouds, self.n_perturbations, steps):
+            self._update(self.family.perturb(self.params, draws, clouds))
         if self.keep_best and self.best_cost is not None:
-            self.remember(self.cost(x, y, costs))
+            self.remember(self.cost(clouds))
             self.restore_best()
         self.forget_best()
+        self.family.end_fit(self.params)
 
     # -- keep_best -----------------------------------------------------------------------------
     def remember(self, cost: torch.Tensor) -> None:

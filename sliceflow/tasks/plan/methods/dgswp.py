@@ -1,43 +1,32 @@
-"""DGSWP plans (the DGSWP paper's Sec. 5.1): a learned projection, one Stein step per step."""
+"""DGSWP plans (the DGSWP paper's Sec. 5.1): a learned projection, one solver step per step."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field, field_validator
 
-from sliceflow.ot.sliced._dgswp import DGSWPSolver, Perturbation
+from sliceflow.ot.sliced import DGSWPConfig, DGSWPSolver, Perturbation
 from sliceflow.tasks.plan.methods import register_plan
 from sliceflow.tasks.plan.methods.base import PlanConfig, PlanContext, PlanMethod
 
-
-class DGSWPPlanConfig(PlanConfig):
-    projection: Literal["linear", "mlp"] = Field("mlp", description="projection model m_phi")
-    hidden: list[int] = Field([64, 16], min_length=1, description="hidden widths of the mlp")
-    eps: float = Field(0.05, gt=0, description="Gaussian smoothing scale of the parameters")
-    n_perturbations: int = Field(20, gt=0, description="Stein samples N per step")
-    variance_reduction: bool = Field(True, description="subtract h(phi) (the paper's Eq. 8)")
-    optimizer: Literal["sgd", "adam"] = "sgd"
-    lr: float = Field(0.2, gt=0, description="learning rate of phi")
-    keep_best: bool = Field(False, description="hold the plan of the best iteration so far")
-
-    @field_validator("hidden", mode="before")
-    @classmethod
-    def _one_width(cls, value: Any) -> Any:
-        return [value] if isinstance(value, int) and not isinstance(value, bool) else value
-
-    @field_validator("hidden")
-    @classmethod
-    def _positive(cls, value: list[int]) -> list[int]:
-        if any(h <= 0 for h in value):
-            raise ValueError("hidden widths must be positive integers, e.g. [64, 16]")
-        return value
+# The paper's Figs. 1 and 3: a 2-64-16-1 ReLU MLP, N = 20, plain SGD at 0.2.
+PLAN_DEFAULTS = {
+    "projection": "mlp", "hidden": [64, 16], "n_perturbations": 20, "optimizer": "sgd",
+    "inner_lr": 0.2,
+}  # fmt: skip
+# Ties of model values broken by index; the perturbed models always evaluated explicitly.
+SOLVER_OPTIONS = {"stable_sort": True, "low_rank": False}
+DGSWPPlanConfig = DGSWPConfig.with_defaults(
+    "DGSWPPlanConfig", PLAN_DEFAULTS, module=__name__, bases=(PlanConfig,),
+    projections=("linear", "mlp"),
+    doc="DGSWP as a plan method: the solver's keys with the paper's Sec. 5.1 defaults.",
+)  # fmt: skip
 
 
 @register_plan("dgswp")
 class DGSWPPlan(PlanMethod):
-    """The plan of a learned projection, improved by one Stein-smoothed step per step.
+    """The plan of a learned projection, improved by one solver step per step.
 
     .. math:: \\phi \\leftarrow \\phi - \\eta\\, \\frac1N \\sum_{k=1}^N
               \\frac{h(\\phi + \\epsilon Z_k) - h(\\phi)}{\\epsilon} Z_k
@@ -53,16 +42,14 @@ class DGSWPPlan(PlanMethod):
         "Differentiable generalized sliced Wasserstein plans (2025), github.com/rtavenar/dgswp"
     )
 
-    def __init__(self, config: DGSWPPlanConfig, context: PlanContext) -> None:
+    def __init__(self, config: DGSWPConfig, context: PlanContext) -> None:
         super().__init__(config, context)
         x = context.x
-        self.solver = DGSWPSolver(
-            config.projection, config.hidden, x.shape[-1], context.generators,
-            dtype=x.dtype, device=x.device, eps=config.eps,
-            n_perturbations=config.n_perturbations,
-            variance_reduction=config.variance_reduction, optimizer=config.optimizer,
-            lr=config.lr, keep_best=config.keep_best, stable_sort=True,
+        self.solver = DGSWPSolver.from_config(
+            config, x.shape[-1], context.generators, dtype=x.dtype, device=x.device,
+            **SOLVER_OPTIONS,
         )  # fmt: skip
+        self.clouds = self.solver.prepare(x, context.y, context.costs)
         # This step's evaluation, drawn when first needed and used by advance(); never saved:
         # state_dict() is taken before it is drawn, so a resume draws the same perturbations.
         self.pending: Perturbation | None = None
@@ -72,8 +59,7 @@ class DGSWPPlan(PlanMethod):
         if self.pending is not None:
             return self.pending.costs[:, 0]
         if self.current is None:
-            ctx = self.context
-            self.current = self.solver.cost(ctx.x, ctx.y, ctx.costs)
+            self.current = self.solver.cost(self.clouds)
         return self.current
 
     def _best_held(self) -> torch.Tensor | None:
@@ -83,32 +69,28 @@ class DGSWPPlan(PlanMethod):
         return self.solver.best_cost <= self._current_cost()
 
     def orders(self):
-        ctx, solver = self.context, self.solver
-        best = self._best_held()
+        solver, best = self.solver, self._best_held()
         params = solver.params if best is None else torch.where(
             best[:, None], solver.best_params, solver.params
         )  # fmt: skip
-        sigma, tau = solver.orders_of(params.unsqueeze(1), ctx.x, ctx.y)
-        return sigma[:, 0], tau[:, 0]
+        return solver.orders(self.context.x, self.context.y, params)
 
     def cost(self, last: bool) -> torch.Tensor:
         if not last and self.pending is None:
-            ctx = self.context
-            self.pending = self.solver.perturb(ctx.x, ctx.y, ctx.costs)
+            self.pending = self.solver.perturb(self.clouds)
         cost = self._current_cost()
         best = self._best_held()
         return cost if best is None else torch.where(best, self.solver.best_cost, cost)
 
     @torch.no_grad()
     def advance(self, last: bool) -> None:
-        ctx, solver = self.context, self.solver
+        solver = self.solver
         if last:
             if self.config.keep_best:  # roll back to the best iterate, this one included
                 solver.remember(self._current_cost())
                 solver.restore_best()
         else:
-            pending = self.pending or solver.perturb(ctx.x, ctx.y, ctx.costs)
-            solver.update(pending)  # remembers phi's cost first when keep_best
+            solver.update(self.pending or solver.perturb(self.clouds))  # remembers phi's cost
         self.pending = self.current = None
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,134 @@
+"""The parameters of DGSWP, one name each, shared by every user of :class:`DGSWPSolver`.
+
+The particle flows (Euclidean and Poincaré ball), the plan task and the flow-matching coupling
+validate their scenario entries with this one model (mixed with their own base config, which
+adds the task's keys, such as a flow's particle ``lr``). A task whose paper uses other settings
+derives a variant that changes defaults only (:meth:`DGSWPConfig.with_defaults`), so a parameter
+has one name, one meaning and one validation everywhere.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+
+Projection = Literal["linear", "mlp", "busemann"]
+
+# Keys a projection family has no use for must keep their defaults (a silent no-op would hide
+# a mistake; a full dump of a config, defaults included, still validates). ``hidden`` stays
+# free with ``linear``, as it always was.
+UNUSED = {"linear": ("kappa",), "mlp": ("kappa",), "busemann": ("eps", "hidden")}
+WHY_UNUSED = {
+    "kappa": "it is the von Mises-Fisher concentration of projection busemann; use eps",
+    "eps": "projection busemann perturbs its ideal point by von Mises-Fisher noise; use kappa",
+    "hidden": "projection busemann has no hidden layers",
+}
+
+
+class DGSWPConfig(BaseModel):
+    """DGSWP on any projection: the model, its perturbations, the estimator and the optimiser.
+
+    .. math:: h(\\phi) = \\frac1n \\sum_i c\\big(x_{\\sigma_\\phi(i)}, y_{\\tau_\\phi(i)}\\big),
+              \\qquad \\phi \\leftarrow \\mathrm{step}\\big(\\phi, \\widehat\\nabla
+              h_{\\text{smooth}}(\\phi)\\big)
+
+    ``projection`` names the family: ``linear`` or ``mlp`` models on R^d (Gaussian smoothing of
+    scale ``eps``, Stein's estimator, ``sgd`` or ``adam``) or ``busemann`` on the Poincaré ball
+    (a learned ideal point, von Mises-Fisher smoothing of concentration ``kappa``, the score
+    estimator, Riemannian ``sgd`` on the sphere). Unknown keys are rejected, and so are other
+    values than the defaults for keys the chosen family has no use for. ``projections``: the
+    families a user of the config offers (a flow in R^d: linear and mlp; the ball's: busemann).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    projections: ClassVar[tuple[str, ...]] = ("linear", "mlp", "busemann")
+
+    projection: Projection = Field(
+        "linear", description="projection model: linear or mlp on R^d, busemann on the ball"
+    )
+    hidden: int | list[int] = Field(
+        256, description="hidden width(s) of the mlp: one width or a list, e.g. [64, 16]"
+    )
+    n_perturbations: int = Field(10, gt=0, description="perturbations N per solver step")
+    eps: float = Field(0.05, gt=0, description="Gaussian smoothing scale of the parameters")
+    kappa: float = Field(
+        400.0, gt=0, description="von Mises-Fisher concentration (busemann; 1 / eps^2, eps 0.05)"
+    )
+    variance_reduction: bool = Field(
+        True, description="subtract h at the current model in the estimator (the paper's Eq. 8)"
+    )
+    optimizer: Literal["sgd", "adam"] = Field(
+        "adam", description="optimiser of the projection (busemann: Riemannian sgd)"
+    )
+    inner_lr: float = Field(0.01, gt=0, description="learning rate of the projection")
+    keep_best: bool = Field(False, description="keep the iterate with the lowest plan cost")
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_widths(cls, value: int | list[int]) -> int | list[int]:
+        widths = [value] if isinstance(value, int) else value
+        if not widths or any(width <= 0 for width in widths):
+            raise ValueError("hidden widths must be positive integers, e.g. 256 or [64, 16]")
+        return value
+
+    @model_validator(mode="after")
+    def _fits_the_projection(self) -> DGSWPConfig:
+        if self.projection not in self.projections:
+            raise ValueError(
+                f"projection {self.projection} does not apply here (busemann runs on the "
+                f"Poincaré ball, linear and mlp in R^d); use {' or '.join(self.projections)}"
+            )
+        fields = type(self).model_fields
+        for key in UNUSED[self.projection]:
+            if getattr(self, key) != fields[key].default:
+                raise ValueError(
+                    f"{key} does not apply to projection {self.projection}: {WHY_UNUSED[key]}"
+                )
+        if self.projection == "busemann" and self.optimizer != "sgd":
+            raise ValueError(
+                "projection busemann moves its ideal point by Riemannian SGD on the sphere: "
+                "set optimizer: sgd"
+            )
+        return self
+
+    @classmethod
+    def with_defaults(
+        cls,
+        name: str,
+        defaults: dict[str, Any],
+        *,
+        module: str,
+        bases: tuple[type[BaseModel], ...] = (),
+        projections: tuple[str, ...] | None = None,
+        doc: str | None = None,
+    ) -> type[DGSWPConfig]:
+        """A subclass with the same fields, validation and descriptions, and other defaults.
+
+        Parameters
+        ----------
+        name : the new class's name; assign it to that name in ``module`` (pickling finds it).
+        defaults : field name -> default (e.g. a paper's settings); only existing fields.
+        module : the module that defines it (``__name__`` of the caller).
+        bases : further bases after this class (e.g. a task's config, which adds no field).
+        projections : the projection families it accepts (default: this class's).
+        doc : the docstring (default: this class's).
+
+        Returns
+        -------
+        The pydantic model class.
+        """
+        unknown = sorted(set(defaults) - set(cls.model_fields))
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field {unknown[0]!r}")
+        fields: dict[str, Any] = {}
+        for key, value in defaults.items():
+            field = copy.copy(cls.model_fields[key])
+            field.default = value
+            fields[key] = (field.annotation, field)
+        namespace = {"projections": cls.projections if projections is None else projections}
+        return create_model(
+            name, __base__=(cls, *bases), __module__=module, __doc__=doc or cls.__doc__,
+            __namespace__=namespace, **fields,
+        )  # fmt: skip
