@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from sliceflow.flows import get_flow
-from sliceflow.flows.min_swgg import best_direction, swgg_loss
-from sliceflow.ot.sliced._plans import plan_cost, smoothed_swgg_grad, swgg_orders
+from sliceflow.ot.sliced import min_swgg_plan, plan_cost, smoothed_swgg_grad, swgg_cost, swgg_orders
 from tests.helpers import clouds, make_context
 
 
@@ -24,12 +23,11 @@ def permutation_cost(x, y, sigma, tau):
 def test_swgg_is_the_cost_of_its_plan_and_bounds_w2():
     x, y = clouds([0, 1])
     theta = torch.nn.functional.normalize(torch.randn(2, 7, 2, dtype=torch.float64), dim=-1)
-    best = best_direction(x, y, theta)
-    value = swgg_loss(x, y, best)
-    sigma, tau = swgg_orders(x, y, best.unsqueeze(1))
+    sigma, tau = min_swgg_plan(x, y, theta)
+    value = plan_cost(x, y, sigma, tau)
     for s in range(2):
         xn, yn = x[s].numpy(), y[s].numpy()
-        cost = permutation_cost(xn, yn, sigma[s, 0].numpy(), tau[s, 0].numpy())
+        cost = permutation_cost(xn, yn, sigma[s].numpy(), tau[s].numpy())
         assert value[s].item() == pytest.approx(cost, rel=1e-12)
         assert value[s].item() >= ot.emd2([], [], ot.dist(xn, yn)) - 1e-12
 
@@ -37,7 +35,7 @@ def test_swgg_is_the_cost_of_its_plan_and_bounds_w2():
 def test_random_search_matches_pot_min_sliced_transport_plan():
     x, y = clouds([3], n=25, d=3)
     theta = torch.nn.functional.normalize(torch.randn(1, 20, 3, dtype=torch.float64), dim=-1)
-    ours = swgg_loss(x, y, best_direction(x, y, theta))[0].item()
+    ours = plan_cost(x, y, *min_swgg_plan(x, y, theta))[0].item()
     _, pot_cost = ot.min_sliced_transport_plan(x[0], y[0], projections=theta[0].T)
     assert ours == pytest.approx(float(pot_cost), rel=1e-10)
 
@@ -72,7 +70,7 @@ def test_surrogate_value_and_closed_form_gradient(s, eps):
         assert value[k].item() == pytest.approx(ref.item(), rel=1e-10)
         torch.testing.assert_close(grad[k], ref_grad, rtol=1e-9, atol=1e-12)
     if s == 1 and eps == 0:  # the surrogate is SWGG itself
-        torch.testing.assert_close(value, swgg_loss(x, y, theta), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(value, swgg_cost(x, y, theta), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["min_swgg", "min_swgg_opt"])
@@ -94,13 +92,15 @@ def test_optimised_inner_step_is_adam_on_the_surrogate_then_renormalised():
     cls = get_flow("min_swgg_opt")
     flow = cls(cls.Config(inner_steps=1), make_context(seeds))
     for _ in range(2):  # the second call checks that Adam restarts at every flow step
-        theta = flow.theta.clone()
+        theta = flow.solver.theta.clone()
         replay = [torch.Generator().set_state(g.get_state()) for g in flow.context.generators]
         noise = torch.stack([torch.randn(2, 300, generator=g, dtype=torch.float64) for g in replay])
         _, grad = smoothed_swgg_grad(x, y, theta, 0.05 * noise)
         expected = theta - 0.01 * grad / (grad.abs() + 1e-8)
         flow.inner_update(x, y)
-        torch.testing.assert_close(flow.theta, expected / expected.norm(dim=-1, keepdim=True))
+        torch.testing.assert_close(
+            flow.solver.theta, expected / expected.norm(dim=-1, keepdim=True)
+        )
 
 
 def test_particle_loss_gradient_is_two_over_n_times_displacement():

@@ -11,15 +11,14 @@ import torch
 
 from sliceflow._kernels import chunked
 from sliceflow._kernels.chunked import (
-    linear_projection,
     sliced_w2_projected_chunked,
     sliced_wasserstein2_chunked,
 )
 from sliceflow._kernels.rows import argsort_rows
 from sliceflow.manifolds.poincare.math import busemann
-from sliceflow.ot.sliced._plans import (
+from sliceflow.ot.sliced import (
     PlanCosts,
-    cheapest_plans,
+    min_swgg_plan,
     squared_euclidean_plan_costs,
     swgg_orders,
 )
@@ -111,9 +110,10 @@ def test_chunked_busemann_slices_equal_the_batched_hhsw(chunking, n, m):
         assert torch.allclose(ours, batched, rtol=1e-11, atol=1e-13)
 
 
-def test_cheapest_plan_is_the_min_swgg_plan_and_costs_at_least_w2(chunking):
+def test_cheapest_plan_is_the_min_swgg_plan_and_costs_at_least_w2(chunking, monkeypatch):
     x, y, theta = _problem(64, 64, torch.float64, seeds=2, n_slices=30)
-    sigma, tau = cheapest_plans(x, y, theta, linear_projection, squared_euclidean_plan_costs)
+    monkeypatch.setattr(chunked, "LARGE_N", 64)  # the chunked search, on small clouds
+    sigma, tau = min_swgg_plan(x, y, theta)
     costs = PlanCosts(x, y)(*swgg_orders(x, y, theta))  # (S, L): the batched min-SWGG search
     for s in range(2):
         found = float(squared_euclidean_plan_costs(x[s], y[s], sigma[s : s + 1], tau[s : s + 1]))

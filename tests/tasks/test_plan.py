@@ -30,7 +30,7 @@ def plan_scenario(**changes) -> dict:
         "methods": [
             {"method": "exact"},
             {"method": "min_swgg", "n_projections": 20},
-            {"method": "min_swgg_opt", "lr": 0.05},
+            {"method": "min_swgg_opt", "inner_lr": 0.05},
             {**DGSWP, "label": "dgswp_vr"},
             {
                 **DGSWP,

@@ -12,16 +12,21 @@ from sliceflow.ot.sliced._dgswp import DGSWPSolver, Perturbation
 from sliceflow.ot.sliced._dgswp_ball import BusemannProjections
 from sliceflow.ot.sliced._dgswp_config import DGSWPConfig
 from sliceflow.ot.sliced._dgswp_families import EuclideanProjections, ProjectionFamily
+from sliceflow.ot.sliced._min_swgg import (
+    SQUARED_EUCLIDEAN,
+    SQUARED_EUCLIDEAN_PLAN_BY_PLAN,
+    MinSWGGConfig,
+    PlanCost,
+    min_swgg_plan,
+    squared_euclidean_plan_costs,
+    squared_geodesic_plan_cost,
+)
 from sliceflow.ot.sliced._plans import (
     PlanCosts,
-    cheapest_plans,
     check_equal_sizes,
     matched_targets,
     plan_cost,
     plan_costs,
-    smoothed_swgg_grad,
-    squared_euclidean_plan_costs,
-    swgg_orders,
 )
 from sliceflow.ot.sliced._projections import (
     PROJECTIONS,
@@ -47,6 +52,13 @@ from sliceflow.ot.sliced._slicing import (
     stable_argsort_rows,
     wasserstein2_1d,
 )
+from sliceflow.ot.sliced._swgg import (
+    SWGGOptConfig,
+    SWGGOptimizer,
+    smoothed_swgg_grad,
+    swgg_cost,
+    swgg_orders,
+)
 
 __all__ = [
     "BusemannProjections",
@@ -54,17 +66,23 @@ __all__ = [
     "DGSWPSolver",
     "EuclideanProjections",
     "LowRankMLPSmoothing",
+    "MinSWGGConfig",
     "PROJECTIONS",
     "Perturbation",
+    "PlanCost",
     "PlanCosts",
     "ProjectionFamily",
+    "SQUARED_EUCLIDEAN",
+    "SQUARED_EUCLIDEAN_PLAN_BY_PLAN",
+    "SWGGOptConfig",
+    "SWGGOptimizer",
     "argsort_rows",
-    "cheapest_plans",
     "check_equal_sizes",
     "evaluate",
     "init_parameters",
     "matched_indices",
     "matched_targets",
+    "min_swgg_plan",
     "parameter_count",
     "plan_cost",
     "plan_costs",
@@ -78,9 +96,11 @@ __all__ = [
     "sort_samples",
     "sorted_diff",
     "squared_euclidean_plan_costs",
+    "squared_geodesic_plan_cost",
     "stable_argsort_rows",
     "stein_gradient",
     "stein_weights",
+    "swgg_cost",
     "swgg_orders",
     "wasserstein2_1d",
     "widths_of",
