@@ -9,13 +9,13 @@ import torch
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig
 from sliceflow.manifolds.poincare.math import busemann_ratio, matched_sq_geodesic
-from sliceflow.ot._config import with_defaults
 from sliceflow.ot.sliced import MinSWGGConfig, min_swgg_plan, squared_geodesic_plan_cost
 from sliceflow.random import random_directions
 
-# L = 100 ideal points per step, as the other ball flows
-MinSWGGBallConfig = with_defaults("MinSWGGBallConfig", (MinSWGGConfig, FlowConfig),
-                                  n_projections=100)  # fmt: skip
+MinSWGGBallConfig = MinSWGGConfig.with_defaults(
+    "MinSWGGBallConfig", {"n_projections": 100}, module=__name__, bases=(FlowConfig,),
+    doc="The particles' lr and min-SWGG's n_projections: 100, as the other ball flows.",
+)  # fmt: skip
 
 
 @register("min_swgg", manifold="poincare")

@@ -1,19 +1,17 @@
 """Settings of the maths' solvers: one pydantic model per solver, reused by every adapter.
 
-A flow, plan method or coupling that runs a solver takes its config as a base (beside the task's
-own settings, e.g. a flow's ``lr``), so a parameter has one name and one meaning everywhere.
-Where a task's paper uses other values, the task states them as data with :func:`with_defaults`.
+A flow, plan method or coupling that runs a solver validates its scenario entries with the
+solver's config mixed with its own base config (which adds the task's keys, such as a flow's
+particle ``lr``), so a parameter has one name, one meaning and one validation everywhere. Where
+a task's paper uses other values, the task states them as data: :meth:`SolverConfig.with_defaults`.
 """
 
 from __future__ import annotations
 
-import sys
 from copy import copy
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, create_model
-
-Model = TypeVar("Model", bound=BaseModel)
 
 
 class SolverConfig(BaseModel):
@@ -21,21 +19,41 @@ class SolverConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @classmethod
+    def with_defaults(
+        cls,
+        name: str,
+        defaults: dict[str, Any],
+        *,
+        module: str,
+        bases: tuple[type[BaseModel], ...] = (),
+        doc: str | None = None,
+        namespace: dict[str, Any] | None = None,
+    ) -> type[SolverConfig]:
+        """A subclass with the same fields, bounds and descriptions, and other defaults.
 
-def with_defaults(name: str, bases: tuple[type[Model], ...], **defaults: Any) -> type[Model]:
-    """The configs ``bases`` combined into the model ``name``, with other default values.
+        Parameters
+        ----------
+        name : the new class's name; assign it to that name in ``module`` (pickling finds it).
+        defaults : field name -> default (e.g. a paper's settings); existing fields only.
+        module : the module that defines it (``__name__`` of the caller).
+        bases : further bases after this class (e.g. a task's config: a flow's ``lr``).
+        doc : the docstring (default: this class's).
+        namespace : further class attributes (e.g. class variables a subclass reads).
 
-    Every field keeps its type, bounds and description; only the defaults named change, e.g.
-    ``with_defaults("MinSWGGBallConfig", (MinSWGGConfig, FlowConfig), n_projections=100)``.
-    The model belongs to the caller's module, under ``name`` (so it pickles by reference).
-    """
-    fields = {}
-    for key, value in defaults.items():
-        owner = next((b for b in bases if key in b.model_fields), None)
-        if owner is None:
-            raise TypeError(f"with_defaults: no field {key!r} in {[b.__name__ for b in bases]}")
-        info = copy(owner.model_fields[key])
-        info.default = value
-        fields[key] = (info.annotation, info)
-    module = sys._getframe(1).f_globals["__name__"]
-    return create_model(name, __base__=bases, __module__=module, **fields)
+        Returns
+        -------
+        The pydantic model class.
+        """
+        unknown = sorted(set(defaults) - set(cls.model_fields))
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field {unknown[0]!r}")
+        fields: dict[str, Any] = {}
+        for key, value in defaults.items():
+            field = copy(cls.model_fields[key])
+            field.default = value
+            fields[key] = (field.annotation, field)
+        return create_model(
+            name, __base__=(cls, *bases), __module__=module, __doc__=doc or cls.__doc__,
+            __namespace__=namespace or {}, **fields,
+        )  # fmt: skip

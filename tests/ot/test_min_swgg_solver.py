@@ -15,7 +15,6 @@ from pydantic import ValidationError
 
 from sliceflow._kernels import chunked
 from sliceflow.manifolds.poincare.math import busemann_ratio, squared_geodesic_cost
-from sliceflow.ot._config import with_defaults
 from sliceflow.ot.sliced import (
     SQUARED_EUCLIDEAN,
     SQUARED_EUCLIDEAN_PLAN_BY_PLAN,
@@ -190,7 +189,7 @@ def test_the_optimizer_resumes_bit_for_bit(restart):
     assert all(torch.equal(second.fit(x, y, restart=restart), e) for e in expected)
 
 
-Wider = with_defaults("Wider", (MinSWGGConfig,), n_projections=100)
+Wider = MinSWGGConfig.with_defaults("Wider", {"n_projections": 100}, module=__name__)
 
 
 def test_defaults_as_data_keep_every_field_meaning_and_change_only_the_default():
@@ -203,4 +202,4 @@ def test_defaults_as_data_keep_every_field_meaning_and_change_only_the_default()
         Wider(lr=1.0)
     assert pickle.loads(pickle.dumps(Wider(n_projections=7))) == Wider(n_projections=7)
     with pytest.raises(TypeError, match="no field 'n_slices'"):
-        with_defaults("Bad", (MinSWGGConfig,), n_slices=3)
+        MinSWGGConfig.with_defaults("Bad", {"n_slices": 3}, module=__name__)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sliceflow.ot._config import with_defaults
 from sliceflow.ot.sliced import (
     SQUARED_EUCLIDEAN,
     MinSWGGConfig,
@@ -21,11 +20,14 @@ REFERENCE = (
     "Mahey et al. (2023), Fast optimal transport through sliced generalized Wasserstein geodesics"
 )
 
-# the paper's Fig. 1: 100 directions; the optimised direction takes one Adam step per plan step
-MinSWGGPlanConfig = with_defaults("MinSWGGPlanConfig", (MinSWGGConfig, PlanConfig),
-                                  n_projections=100)  # fmt: skip
-MinSWGGOptPlanConfig = with_defaults("MinSWGGOptPlanConfig", (SWGGOptConfig, PlanConfig),
-                                     inner_steps=1)  # fmt: skip
+MinSWGGPlanConfig = MinSWGGConfig.with_defaults(
+    "MinSWGGPlanConfig", {"n_projections": 100}, module=__name__, bases=(PlanConfig,),
+    doc="min-SWGG as a plan method: 100 random directions, the DGSWP paper's Fig. 1.",
+)  # fmt: skip
+MinSWGGOptPlanConfig = SWGGOptConfig.with_defaults(
+    "MinSWGGOptPlanConfig", {"inner_steps": 1}, module=__name__, bases=(PlanConfig,),
+    doc="min-SWGG-opt as a plan method: one Adam step on theta per plan step.",
+)  # fmt: skip
 
 
 @register_plan("min_swgg")
