@@ -9,10 +9,11 @@ has one name, one meaning and one validation everywhere.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from sliceflow.ot._config import SolverConfig
 
 Projection = Literal["linear", "mlp", "busemann"]
 
@@ -27,7 +28,7 @@ WHY_UNUSED = {
 }
 
 
-class DGSWPConfig(BaseModel):
+class DGSWPConfig(SolverConfig):
     """DGSWP on any projection: the model, its perturbations, the estimator and the optimiser.
 
     .. math:: h(\\phi) = \\frac1n \\sum_i c\\big(x_{\\sigma_\\phi(i)}, y_{\\tau_\\phi(i)}\\big),
@@ -42,7 +43,6 @@ class DGSWPConfig(BaseModel):
     families a user of the config offers (a flow in R^d: linear and mlp; the ball's: busemann).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     projections: ClassVar[tuple[str, ...]] = ("linear", "mlp", "busemann")
 
     projection: Projection = Field(
@@ -104,31 +104,9 @@ class DGSWPConfig(BaseModel):
         projections: tuple[str, ...] | None = None,
         doc: str | None = None,
     ) -> type[DGSWPConfig]:
-        """A subclass with the same fields, validation and descriptions, and other defaults.
-
-        Parameters
-        ----------
-        name : the new class's name; assign it to that name in ``module`` (pickling finds it).
-        defaults : field name -> default (e.g. a paper's settings); only existing fields.
-        module : the module that defines it (``__name__`` of the caller).
-        bases : further bases after this class (e.g. a task's config, which adds no field).
-        projections : the projection families it accepts (default: this class's).
-        doc : the docstring (default: this class's).
-
-        Returns
-        -------
-        The pydantic model class.
-        """
-        unknown = sorted(set(defaults) - set(cls.model_fields))
-        if unknown:
-            raise TypeError(f"{cls.__name__} has no field {unknown[0]!r}")
-        fields: dict[str, Any] = {}
-        for key, value in defaults.items():
-            field = copy.copy(cls.model_fields[key])
-            field.default = value
-            fields[key] = (field.annotation, field)
+        """:meth:`SolverConfig.with_defaults`, also narrowing the accepted ``projections``
+        (default: this class's)."""
         namespace = {"projections": cls.projections if projections is None else projections}
-        return create_model(
-            name, __base__=(cls, *bases), __module__=module, __doc__=doc or cls.__doc__,
-            __namespace__=namespace, **fields,
-        )  # fmt: skip
+        return super().with_defaults(
+            name, defaults, module=module, bases=bases, doc=doc, namespace=namespace
+        )
