@@ -3,20 +3,23 @@
 The batched code of :mod:`sliceflow.ot.sliced` projects every cloud on all L directions at once
 and keeps the sorted (S, L, n) tensors and their permutations for backward: about 40 bytes per
 projected value, 2 GB for one seed at n = 10^6, L = 50. Here each seed is processed alone, a
-chunk of ``c`` directions at a time (``c * max(n, m) <= CHUNK_VALUES``, at least one direction),
-and the gradients are accumulated chunk by chunk **during the forward pass**, so nothing of size
-L x n outlives a chunk: the working memory stays a few times the particle array, whatever L
-(``benchmarks/bench_large.py`` measures it).
+chunk of ``c`` directions at a time (:func:`sliceflow._kernels.policy.directions_per_chunk`, at
+least one direction), and the gradients are accumulated chunk by chunk **during the forward
+pass**, so nothing of size L x n outlives a chunk: the working memory stays a few times the
+particle array, whatever L (``benchmarks/bench_large.py`` measures it).
 
-Clouds of fewer than ``LARGE_N`` points per seed keep the batched code: the two paths agree to
-rounding (tested), and the papers' n = 50 runs stay bit for bit what they were.
+Which clouds come here is the size policy's choice (:func:`sliceflow._kernels.policy.is_large`);
+smaller clouds keep the batched code, and the two paths agree to rounding (tested).
 
-Speed. A float32 row is argsorted by one sort of 64-bit keys (the float's order-preserving
-integer image in the high word, the index in the low word): NumPy's vectorised int64 sort costs
-about twice its float32 sort, where ``np.argsort`` costs 5-15x. The order is exactly the values'
-order, ties broken by index. Float64 rows (the Poincaré ball) use ``np.argsort``. With equal sizes
-the matched differences are formed in sample order, ``D_x = P x - Q_y[rank]``, so the particles'
-sorted values are never needed.
+A float32 row is argsorted by one sort of packed 64-bit keys
+(:func:`sliceflow._kernels.sorts.keyed_argsort`): the order is exactly the values' order, ties
+broken by index; float64 rows (the Poincaré ball) use ``np.argsort``. With equal sizes the matched
+differences are formed in sample order, ``D_x = P x - Q_y[rank]``, so the particles' sorted values
+are never needed.
+
+Nothing here sets a thread count. Its operations are short and memory-bound, so the engine runs
+these clouds on one torch thread (:func:`sliceflow._kernels.policy.torch_threads`); a caller
+outside the engine should do the same for speed (``torch.set_num_threads(1)``).
 """
 
 from __future__ import annotations
@@ -24,71 +27,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import contextmanager
 
-import numpy as np
 import torch
 
 from sliceflow._kernels import rows as _rows
-
-LARGE_N = 4096  # clouds with at least this many points per seed take the chunked path
-CHUNK_VALUES = 1 << 22  # projected values per cloud in a chunk of directions (at least one)
-SORT_VALUES = 1 << 19  # values per cloud sorted at once within a chunk (at least one row)
+from sliceflow._kernels.policy import directions_per_chunk, is_large, rows_per_sort
+from sliceflow._kernels.sorts import keyed_argsort as argsort_fast
+from sliceflow._kernels.sorts import sort as _sort
+from sliceflow._kernels.sorts import take as _take
 
 Project = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (1, n, d), (1, c, d) -> (1, c, n)
 
-
-def is_large(n: int, m: int) -> bool:
-    """True if clouds of n and m points per seed take the chunked path."""
-    return max(n, m) >= LARGE_N
-
-
-def directions_per_chunk(n: int, m: int, n_slices: int) -> int:
-    """Directions per chunk so that a chunk holds at most ``CHUNK_VALUES`` values per cloud."""
-    return max(1, min(n_slices, CHUNK_VALUES // max(n, m, 1)))
+__all__ = [
+    "Project",
+    "argsort_fast",
+    "chunk_terms",
+    "directions_per_chunk",
+    "is_large",
+    "linear_projection",
+    "one_thread",
+    "projected_w2_and_grads",
+    "quantile_levels",
+    "sliced_w2_and_grads",
+    "sliced_w2_projected_chunked",
+    "sliced_wasserstein2_chunked",
+]
 
 
 @contextmanager
 def one_thread(device: torch.device):
-    """One torch thread on the CPU: each chunk's operations are short and memory-bound, and on a
-    busy 2-core machine the threads' spin-waits made them 5-30x slower (the sorts, which
-    dominate, run on one thread anyway)."""
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    """Changes nothing. The maths no longer sets torch's thread count (the engine does, from
+    :func:`sliceflow._kernels.policy.torch_threads`); kept so that callers still entering it keep
+    working until they drop it."""
+    yield
 
 
-# -- rows: sort, argsort, gather, scatter ----------------------------------------------------------
-def argsort_fast(values: torch.Tensor) -> torch.Tensor:
-    """Argsort of the rows, no gradient: (R, n) -> (R, n) int64 on the values' device.
-
-    CPU: packed int64 keys for float32 (exact order, ties by index; ``_rows.argsort_rows``),
-    ``np.argsort`` otherwise; other devices: ``torch.sort``.
-    """
-    if values.device.type != "cpu":
-        return torch.sort(values.detach(), dim=-1).indices
-    return torch.from_numpy(_rows.argsort_rows(values.detach().contiguous().numpy()))
-
-
-def _sort(values: torch.Tensor) -> torch.Tensor:
-    if values.device.type != "cpu":
-        return values.detach().sort(dim=-1).values
-    return torch.from_numpy(np.sort(values.detach().numpy(), axis=-1))
-
-
-def _take(values: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-    """``values[r, order[r]]`` for each row r: (R, n)."""
-    if values.device.type != "cpu":
-        return values.gather(-1, order)
-    return torch.from_numpy(np.take_along_axis(values.detach().numpy(), order.numpy(), axis=-1))
-
-
+# -- rows: gather, scatter, buffers ----------------------------------------------------------------
 def _put(values: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-    """``out[r, order[r]] = values[r]`` for each row r (the inverse of :func:`_take`)."""
+    """``out[r, order[r]] = values[r]`` for each row r (the inverse of ``take``)."""
     return torch.empty_like(values).scatter_(-1, order, values)
 
 
@@ -136,12 +111,13 @@ def chunk_terms(px: torch.Tensor, py: torch.Tensor, need_x: bool, need_y: bool):
     px (c, n), py (c, m) projected values; ``k = max(n, m)`` quantile levels. Returns (sum of
     squares as a float64 number, D_x (c, n) or None, D_y (c, m) or None), in sample order: the
     gradient of half the sum with respect to px is D_x, with respect to py it is -D_y. Rows are
-    sorted in blocks of at most ``SORT_VALUES`` values, which bounds the sorts' temporaries.
+    sorted in blocks (:func:`sliceflow._kernels.policy.rows_per_sort`), which bounds the sorts'
+    temporaries.
     """
     (c, n), m = px.shape, py.shape[1]
     dx = _buffer("dx", (c, n), px) if need_x else None
     dy = _buffer("dy", (c, m), py) if need_y else None
-    block = max(1, SORT_VALUES // max(n, m))
+    block = rows_per_sort(n, m)
     total = 0.0
     for r in range(0, c, block):
         rows = slice(r, r + block)
@@ -225,27 +201,26 @@ def sliced_w2_and_grads(x, y, theta, need=(True, False, False)):
     grad_x = torch.zeros_like(x) if need_x else None
     grad_y = torch.zeros_like(y) if need_y else None
     grad_theta = torch.zeros_like(theta) if need_theta else None
-    with one_thread(x.device):
-        for s in range(S):
-            project_x = _projector(x[s], chunk, "project_x")
-            project_y = _projector(y[s], chunk, "project_y")
-            gx_t = x.new_zeros(d, n) if need_x else None
-            gy_t = y.new_zeros(d, m) if need_y else None
-            for start in range(0, L, chunk):
-                th = theta[s, start : start + chunk]  # (c, d)
-                squares, dx, dy = chunk_terms(project_x(th), project_y(th), need_x or need_theta,
-                                              need_y or need_theta)  # fmt: skip
-                total[s] += squares
-                if need_x:
-                    gx_t.addmm_(th.T, dx)
-                if need_y:
-                    gy_t.addmm_(th.T, dy, alpha=-1.0)
-                if need_theta:
-                    grad_theta[s, start : start + chunk] = dx @ x[s] - dy @ y[s]
+    for s in range(S):
+        project_x = _projector(x[s], chunk, "project_x")
+        project_y = _projector(y[s], chunk, "project_y")
+        gx_t = x.new_zeros(d, n) if need_x else None
+        gy_t = y.new_zeros(d, m) if need_y else None
+        for start in range(0, L, chunk):
+            th = theta[s, start : start + chunk]  # (c, d)
+            squares, dx, dy = chunk_terms(project_x(th), project_y(th), need_x or need_theta,
+                                          need_y or need_theta)  # fmt: skip
+            total[s] += squares
             if need_x:
-                grad_x[s] = gx_t.T
+                gx_t.addmm_(th.T, dx)
             if need_y:
-                grad_y[s] = gy_t.T
+                gy_t.addmm_(th.T, dy, alpha=-1.0)
+            if need_theta:
+                grad_theta[s, start : start + chunk] = dx @ x[s] - dy @ y[s]
+        if need_x:
+            grad_x[s] = gx_t.T
+        if need_y:
+            grad_y[s] = gy_t.T
     scale = 2.0 / (k * L)
     grads = tuple(None if g is None else g.mul_(scale) for g in (grad_x, grad_y, grad_theta))
     return (total / (k * L)).to(device=x.device, dtype=x.dtype), grads
@@ -283,24 +258,23 @@ def projected_w2_and_grads(x, y, slices, project: Project, need=(True, False)):
     k, chunk = max(n, m), directions_per_chunk(n, m, L)
     total = torch.zeros(S, dtype=torch.float64)
     grads = [torch.zeros_like(z) if w else None for z, w in zip((x, y), need, strict=True)]
-    with one_thread(x.device):
-        for s in range(S):
-            for start in range(0, L, chunk):
-                sl = slices[s : s + 1, start : start + chunk]
-                with torch.enable_grad():
-                    clouds = [z[s : s + 1].detach().requires_grad_(bool(w))
-                              for z, w in zip((x, y), need, strict=True)]  # fmt: skip
-                    values = [project(z, sl)[0] for z in clouds]  # (c, n), (c, m)
-                squares, dx, dy = chunk_terms(values[0].detach(), values[1].detach(), *need)
-                total[s] += squares
-                sides = [i for i in (0, 1) if need[i]]
-                weights = {0: dx, 1: None if dy is None else -dy}
-                if sides:
-                    found = torch.autograd.grad([values[i] for i in sides],
-                                                [clouds[i] for i in sides],
-                                                [weights[i] for i in sides])  # fmt: skip
-                    for i, grad in zip(sides, found, strict=True):
-                        grads[i][s] += grad[0]
+    for s in range(S):
+        for start in range(0, L, chunk):
+            sl = slices[s : s + 1, start : start + chunk]
+            with torch.enable_grad():
+                clouds = [z[s : s + 1].detach().requires_grad_(bool(w))
+                          for z, w in zip((x, y), need, strict=True)]  # fmt: skip
+                values = [project(z, sl)[0] for z in clouds]  # (c, n), (c, m)
+            squares, dx, dy = chunk_terms(values[0].detach(), values[1].detach(), *need)
+            total[s] += squares
+            sides = [i for i in (0, 1) if need[i]]
+            weights = {0: dx, 1: None if dy is None else -dy}
+            if sides:
+                found = torch.autograd.grad([values[i] for i in sides],
+                                            [clouds[i] for i in sides],
+                                            [weights[i] for i in sides])  # fmt: skip
+                for i, grad in zip(sides, found, strict=True):
+                    grads[i][s] += grad[0]
     scale = 2.0 / (k * L)
     value = (total / (k * L)).to(device=x.device, dtype=x.dtype)
     return value, tuple(None if g is None else g.mul_(scale) for g in grads)

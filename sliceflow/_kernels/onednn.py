@@ -1,16 +1,16 @@
 """Float32 matrix products through oneDNN on the CPU, where PyTorch's default BLAS is slower.
 
 PyTorch multiplies float32 matrices on the CPU with MKL, which runs its AVX2 kernels on AMD
-processors; oneDNN (bundled with PyTorch's x86 builds) uses AVX-512 where the processor has it.
-Measured on the 2-core development machine (AMD EPYC, one thread): a (100 x 501) by (501 x 256)
-product at 98 GFLOP/s with MKL and 167 with oneDNN; (2,048 x 64) by (64 x 16) at 75 and 114.
+processors; oneDNN (bundled with PyTorch's x86 builds) uses AVX-512 where the processor has it
+(``benchmarks/bench_plan.py`` and ``benchmarks/bench_gaussian_500d.py`` time both).
 
 :func:`linear` is ``x @ weight.T + bias`` through oneDNN's ``_linear_pointwise`` (the op
-PyTorch's own compiler emits for CPU linears) when PyTorch has it, the tensors are float32 on
-the CPU and :data:`ENABLED` is true; otherwise through ``torch.nn.functional.linear``. Both are
-deterministic; they round differently (the order of the sums differs), so a result depends on
-which one ran, and a computation that must give the same bits alone or in a batch must call
-this on the same shapes either way. No ReLU is fused: oneDNN's maps NaN to 0, which would hide
+PyTorch's own compiler emits for CPU linears) when PyTorch has it, :data:`ENABLED` is true and
+the size policy allows it (:func:`sliceflow._kernels.policy.onednn_applies`: float32 on the CPU,
+no gradient recorded); otherwise through ``torch.nn.functional.linear``. Both are deterministic;
+they round differently (the order of the sums differs), so a result depends on which one ran,
+and a computation that must give the same bits alone or in a batch must call this on the same
+shapes either way. No ReLU is fused: oneDNN's maps NaN to 0, which would hide
 a non-finite value that torch's ``relu`` keeps.
 """
 
@@ -20,6 +20,8 @@ import functools
 import platform
 
 import torch
+
+from sliceflow._kernels.policy import onednn_applies
 
 ENABLED = True  # benchmarks switch it off to time the default BLAS in the same process
 
@@ -42,22 +44,17 @@ def available() -> bool:
 
 
 def usable(*tensors: torch.Tensor) -> bool:
-    """True when :func:`linear` on these tensors goes through oneDNN."""
-    if not ENABLED:
-        return False
-    if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
-        return False
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return False  # the op has no derivative
-    return available()
+    """True when :func:`linear` on these tensors goes through oneDNN: switched on, allowed by
+    the policy (:func:`~sliceflow._kernels.policy.onednn_applies`) and available here."""
+    return ENABLED and onednn_applies(*tensors) and available()
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``x @ weight.T + bias``: x (..., k), weight (n, k), bias (n,) or None -> (..., n)."""
     tensors = (x, weight) if bias is None else (x, weight, bias)
     if usable(*tensors):
-        # contiguous operands: oneDNN compiles a kernel per new layout (10 s over 2,000 calls
-        # with strided weights, measured), and caches the kernel of a layout it has seen
+        # contiguous operands: oneDNN compiles a kernel per new layout (a strided weight would
+        # cost a build per call), and caches the kernel of a layout it has seen
         return raw_linear(x.contiguous(), weight.contiguous(), bias)
     return torch.nn.functional.linear(x, weight, bias)
 

@@ -3,13 +3,14 @@ matched differences of blocks of rows, in reused buffers.
 
 A float32 row is argsorted by one sort of 64-bit keys: the float's order-preserving integer image
 ``b ^ ((b >> 31) & 0x7FFFFFFF)`` (``b`` its bits as int32: negative floats get their magnitude
-bits flipped) in the high 32 bits, the index in the low 32 bits, which breaks ties. NumPy's
-vectorised int64 sort costs about twice its float32 sort, where ``np.argsort`` costs 5-15x. The
-order is exactly the values' order. Float64 rows use ``np.argsort``.
+bits flipped) in the high 32 bits, the index in the low 32 bits, which breaks ties: one
+vectorised int64 sort instead of an ``np.argsort``, which is much slower. The order is exactly
+the values' order. Float64 rows use ``np.argsort``. Which sort a caller gets is chosen in
+:mod:`sliceflow._kernels.sorts`.
 
 Buffers are kept between calls (:class:`Workspace`): a fresh multi-megabyte array costs a page
-fault per 4 KB on first touch, which at n = 10^4-10^5 cost as much as the sorts themselves.
-Each thread has its own buffers (seeds may be sorted in parallel threads).
+fault per 4 KB on first touch, comparable with the sorts themselves on clouds of 10^4-10^5
+points. Each thread has its own buffers (seeds may be sorted in parallel threads).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def take_rows(values: np.ndarray, order: np.ndarray, name: str) -> np.ndarray:
 
 
 def put_rows(values: np.ndarray, order: np.ndarray, out: np.ndarray) -> None:
-    """``out[r, order[r]] = values[r]`` for each row (row by row: 4-5x faster than
+    """``out[r, order[r]] = values[r]`` for each row (row by row: faster than
     ``np.put_along_axis``)."""
     for r in range(values.shape[0]):
         out[r][order[r]] = values[r]

@@ -14,6 +14,7 @@ from functools import partial
 import torch
 
 from sliceflow.errors import ScenarioError
+from sliceflow.ot.policy import torch_threads
 from sliceflow.tasks.base import Stepper, Task
 
 ProgressCallback = Callable[..., None]  # (label, step, total, note: str = "")
@@ -30,10 +31,14 @@ def torch_device(name: str) -> torch.device:
 
 @contextmanager
 def threads(task: Task):
-    """One intra-op torch thread while the task's tensors are tiny (see ``Task.small``)."""
+    """The run's intra-op torch threads, as the size policy decides from the task's sizes
+    (:func:`sliceflow.ot.policy.torch_threads`): one thread on the CPU while its tensors are tiny
+    (``Task.small``) or its clouds take the chunked path (``Task.large``). The engine owns the
+    process: the maths never sets a thread count."""
     before = torch.get_num_threads()
-    if task.small():
-        torch.set_num_threads(1)
+    count = torch_threads(task.device, tiny=task.small(), large=task.large())
+    if count is not None:
+        torch.set_num_threads(count)
     try:
         yield
     finally:

@@ -8,10 +8,10 @@ from typing import Any
 import torch
 from pydantic import Field
 
-from sliceflow._kernels.threads import run_ranges, seed_ranges
 from sliceflow.flows import register
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
 from sliceflow.optim import BatchedAdam
+from sliceflow.ot.policy import run_ranges, seed_ranges
 from sliceflow.ot.sliced._slicing import argsort_rows, sorted_diff
 from sliceflow.random import rand, random_directions
 
@@ -115,7 +115,8 @@ class ASWD(Flow):
 
     def inner_update(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Adam ascent on the map; in high dimension, ranges of seeds in parallel threads on
-        views of the parameters and moments (``sliceflow._kernels.threads``: the same numbers)."""
+        views of the parameters and moments (``sliceflow.ot.policy.seed_ranges``: the same
+        numbers)."""
         S, n, d = x.shape
         ranges = seed_ranges(S, 5 * n * d * d)  # multiply-adds of one seed's ascent step
         single = len(ranges) == 1

@@ -4,7 +4,9 @@
   orderings (min-SWGG), projection models and the DGSWP solver;
 - :mod:`sliceflow.ot.entropic`: Sinkhorn, the Sinkhorn divergence, entropic barycentres;
 - :mod:`sliceflow.ot.exact`: exact Wasserstein distances (POT and scipy);
-- :mod:`sliceflow.ot.gaussian`: Gaussian closed forms (Ornstein–Uhlenbeck laws, Bures).
+- :mod:`sliceflow.ot.gaussian`: Gaussian closed forms (Ornstein–Uhlenbeck laws, Bures);
+- :mod:`sliceflow.ot.policy`: the size policy (chunked path, seed threads, torch threads), one
+  table of thresholds; it only answers, and the engine sets the thread count of a run.
 
 Every function works on batches of independent problems (a leading seed axis ``S``) and draws
 random numbers only from the ``torch.Generator`` of each seed it is given (``sliceflow.random``).

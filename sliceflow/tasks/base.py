@@ -145,7 +145,13 @@ class Task:
         return {}
 
     def small(self) -> bool:
-        """True if every tensor is tiny: the engine then runs torch on one thread."""
+        """True if a step's tensors are tiny (``sliceflow.ot.policy.is_tiny``): the engine then
+        runs torch on one thread (on the CPU)."""
+        return False
+
+    def large(self) -> bool:
+        """True if the clouds take the maths' chunked path (``sliceflow.ot.policy.is_large``):
+        the engine then runs torch on one thread (on the CPU)."""
         return False
 
     @classmethod

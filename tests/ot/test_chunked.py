@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -9,7 +10,7 @@ import ot
 import pytest
 import torch
 
-from sliceflow._kernels import chunked
+from sliceflow._kernels import policy
 from sliceflow._kernels.chunked import (
     sliced_w2_projected_chunked,
     sliced_wasserstein2_chunked,
@@ -30,12 +31,9 @@ from sliceflow.random import random_directions
 def chunking(request, monkeypatch):
     """Force both layouts of the chunked code on small clouds: one direction per chunk with one
     row per sort, or chunks of several directions sorted in blocks of rows."""
-    if request.param == "one direction per chunk":
-        monkeypatch.setattr(chunked, "CHUNK_VALUES", 1)
-        monkeypatch.setattr(chunked, "SORT_VALUES", 1)
-    else:
-        monkeypatch.setattr(chunked, "CHUNK_VALUES", 4000)
-        monkeypatch.setattr(chunked, "SORT_VALUES", 1500)
+    sizes = (1, 1) if request.param == "one direction per chunk" else (4000, 1500)
+    table = replace(policy.POLICY, chunk_values=sizes[0], sort_values=sizes[1])
+    monkeypatch.setattr(policy, "POLICY", table)
 
 
 def _problem(n, m, dtype, seeds=2, d=3, n_slices=23):
@@ -77,7 +75,7 @@ def test_chunked_sw_and_gradients_equal_the_batched_code(chunking, dtype, n, m):
 
 
 def test_large_clouds_take_the_chunked_path_and_agree_with_pot():
-    n = chunked.LARGE_N
+    n = policy.POLICY.large_points
     x, y, theta = _problem(n, n, torch.float64, seeds=1, n_slices=7)
     ours = float(sliced_wasserstein2(x, y, theta)[0])
     pot = ot.sliced_wasserstein_distance(x[0].numpy(), y[0].numpy(),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import ot
 import pytest
 import torch
 
-from sliceflow.ot.sliced._slicing import quantiles_1d, sliced_wasserstein2
+from sliceflow._kernels import policy
+from sliceflow.ot.sliced._slicing import quantiles_1d, sliced_w2_projected, sliced_wasserstein2
 from sliceflow.random import random_directions
 
 
@@ -60,3 +63,30 @@ def test_seed_batches_are_independent_of_their_companions():
     alone = random_directions(_gens(1, offset=4), 5, 3, dtype=torch.float32)
     batch = random_directions(_gens(6), 5, 3, dtype=torch.float32)
     assert torch.equal(alone[0], batch[4])
+
+
+def _linear(z: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    return torch.bmm(theta, z.transpose(1, 2))  # (S, L, n)
+
+
+@pytest.mark.parametrize("n,m", [(40, 40), (30, 90)])
+@pytest.mark.parametrize("large", [False, True])
+def test_projected_sw_with_linear_slices_is_sw_for_small_and_large_clouds(n, m, large, monkeypatch):
+    """One entry for every size: with a linear projection, the batched path and the chunked one
+    (forced here) give the batched SW_2^2 and its gradients."""
+    g = torch.Generator().manual_seed(n + m)
+    x = torch.randn(2, n, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(2, m, 3, generator=g, dtype=torch.float64) + 1
+    theta = random_directions(_gens(2), 25, 3, dtype=torch.float64)
+
+    def value_and_grads(function):
+        inputs = [t.clone().requires_grad_(True) for t in (x, y)]
+        value = function(*inputs)
+        return (value.detach(), *torch.autograd.grad(value.sum(), inputs))
+
+    reference = value_and_grads(lambda a, b: sliced_wasserstein2(a, b, theta))
+    if large:
+        monkeypatch.setattr(policy, "POLICY", replace(policy.POLICY, large_points=10))
+    ours = value_and_grads(lambda a, b: sliced_w2_projected(a, b, theta, _linear))
+    for found, expected in zip(ours, reference, strict=True):
+        assert torch.allclose(found, expected, rtol=1e-12, atol=1e-14)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
+import sliceflow._kernels.policy as policy
 import sliceflow._kernels.threads as threads
 from sliceflow.flows import get_flow
 from tests.helpers import clouds, flow_steps, make_context
@@ -15,9 +18,14 @@ CASES = {
 }
 
 
+def work_from(monkeypatch, threshold: float) -> None:
+    """Seeds run in threads from ``threshold`` multiply-adds per seed."""
+    monkeypatch.setattr(policy, "POLICY", replace(policy.POLICY, seed_thread_work=threshold))
+
+
 def run(name: str, parallel: bool, monkeypatch):
-    monkeypatch.setattr(threads, "MIN_WORK", 0 if parallel else float("inf"))
-    monkeypatch.setattr(threads, "cores", lambda: 3)
+    work_from(monkeypatch, 0 if parallel else float("inf"))
+    monkeypatch.setattr(policy, "cores", lambda: 3)
     seeds = [0, 1, 2, 3, 4]
     x, y = clouds(seeds, n=12, d=30, dtype=torch.float32)  # d + 1 > n + m: low-rank DGSWP
     flow = get_flow(name)(get_flow(name).Config(**CASES[name]),
@@ -29,7 +37,7 @@ def run(name: str, parallel: bool, monkeypatch):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_threads_over_seeds_change_no_number(name, monkeypatch):
     assert len(threads.seed_ranges(5, 1.0, 3)) == 1
-    monkeypatch.setattr(threads, "MIN_WORK", 0)
+    work_from(monkeypatch, 0)
     assert [(r.start, r.stop) for r in threads.seed_ranges(5, 1.0, 3)] == [(0, 2), (2, 3), (3, 5)]
     one = run(name, False, monkeypatch)
     many = run(name, True, monkeypatch)

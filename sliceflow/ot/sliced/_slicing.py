@@ -1,41 +1,23 @@
-"""Shared maths of sliced transport, on batches of seeds.
+"""Sliced Wasserstein maths on batches of seeds: projections, sorts, quantiles, 1D W2.
 
 Shapes: ``x`` (S, n, d) particles, ``y`` (S, m, d) targets, ``theta`` (S, L, d) directions.
-Uniform weights; when ``n != m`` the 1D quantile functions are matched on a common grid.
+Uniform weights; when ``n != m`` the 1D quantile functions are matched on a common grid. Sorts
+go through one device switch (:mod:`sliceflow._kernels.sorts`); clouds that the size policy
+calls large (:func:`sliceflow.ot.policy.is_large`) take the chunked path of the same maths
+(:mod:`sliceflow._kernels.chunked`, bounded memory). Nothing here changes torch's global state.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from sliceflow._kernels import rows as _rows
+from sliceflow._kernels import sorts as _sorts
 from sliceflow._kernels.chunked import (
     Project,
-    is_large,
     sliced_w2_projected_chunked,
     sliced_wasserstein2_chunked,
 )
-
-# CPU sorts go through NumPy: its vectorised (AVX2/AVX-512) sorts beat torch.sort at every size
-# measured here (10^7 float32: 0.05 s vs 1.3 s; 200 rows of 50: 48 us vs 560 us), and the flows of
-# the papers sort many short rows at every step.
-
-
-def _sort_along_samples(values: torch.Tensor, with_indices: bool):
-    """Sort (S, n, L) along n: (sorted, indices or None)."""
-    if values.device.type != "cpu":
-        if with_indices:
-            return values.sort(dim=1)
-        return values.sort(dim=1).values, None
-    array = values.detach().transpose(1, 2).contiguous().numpy()  # (S, L, n): sort rows
-    if with_indices:
-        order = np.argsort(array, axis=-1)
-        ordered = np.take_along_axis(array, order, axis=-1)
-        indices = torch.from_numpy(order).transpose(1, 2)
-    else:
-        ordered, indices = np.sort(array, axis=-1), None
-    return torch.from_numpy(ordered).transpose(1, 2), indices
+from sliceflow._kernels.policy import is_large
 
 
 class _SortSamples(torch.autograd.Function):
@@ -43,7 +25,7 @@ class _SortSamples(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, values):
-        ordered, indices = _sort_along_samples(values, with_indices=True)
+        ordered, indices = _sorts.sort_indexed(values, dim=1)
         ctx.save_for_backward(indices)
         return ordered
 
@@ -54,23 +36,114 @@ class _SortSamples(torch.autograd.Function):
 
 
 def sort_samples(values: torch.Tensor) -> torch.Tensor:
-    """Sorted values along dim 1 of (S, n, L), differentiable (NumPy sorts on the CPU)."""
+    """Sorted values along the sample axis, differentiable.
+
+    Parameters
+    ----------
+    values : torch.Tensor
+        (S, n, L) projected values.
+
+    Returns
+    -------
+    torch.Tensor
+        (S, n, L), each column sorted increasingly; the gradient of an entry goes to the sample
+        it came from.
+    """
     if values.requires_grad:
         return _SortSamples.apply(values)
-    return _sort_along_samples(values, with_indices=False)[0]
+    return _sorts.sort(values, dim=1)
+
+
+def argsort_rows(values: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Argsort along ``dim``, no gradient. Each row is sorted on its own, so a seed gets the same
+    indices (ties included) alone or in a batch.
+
+    Parameters
+    ----------
+    values : torch.Tensor
+        Any shape.
+    dim : int
+        The axis to sort along.
+
+    Returns
+    -------
+    torch.Tensor
+        int64 indices, the shape of ``values``; ties in NumPy's order on the CPU, in index order
+        on other devices.
+    """
+    return _sorts.argsort(values, dim)
+
+
+def stable_argsort_rows(values: torch.Tensor) -> torch.Tensor:
+    """Stable argsort along the last axis, no gradient: ties in index order, -0.0 tied with 0.0.
+
+    Parameters
+    ----------
+    values : torch.Tensor
+        (..., n).
+
+    Returns
+    -------
+    torch.Tensor
+        int64 (..., n).
+    """
+    return _sorts.stable_argsort(values)
+
+
+def sort_rows(values: torch.Tensor) -> torch.Tensor:
+    """Sorted values along the last axis, no gradient.
+
+    Parameters
+    ----------
+    values : torch.Tensor
+        (..., n).
+
+    Returns
+    -------
+    torch.Tensor
+        (..., n), each row increasing.
+    """
+    return _sorts.sort(values)
 
 
 def project(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """Projections ``P_theta(x) = x @ theta^T``: (S, n, d), (S, L, d) -> (S, n, L)."""
+    """Linear projections on the directions.
+
+    .. math:: P_\\theta(x)_{il} = \\langle x_i, \\theta_l \\rangle
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        (S, n, d) points.
+    theta : torch.Tensor
+        (S, L, d) directions.
+
+    Returns
+    -------
+    torch.Tensor
+        (S, n, L).
+    """
     return torch.bmm(x, theta.transpose(1, 2))
 
 
 def quantiles_1d(values: torch.Tensor, n_out: int) -> torch.Tensor:
-    """Sorted values along dim 1, resampled to ``n_out`` quantiles when their count differs.
+    """Sorted values resampled to ``n_out`` quantile levels, differentiable.
 
-    .. math:: F^{-1}((k + 1/2) / n_{out}), \\quad k = 0..n_{out}-1
+    .. math:: F^{-1}\\big((k + 1/2) / n_{out}\\big), \\quad k = 0..n_{out}-1
 
-    (S, n, L) -> (S, n_out, L). With equal counts this is a plain sort (exact 1D OT).
+    With ``n_out`` equal to the number of values this is a plain sort (exact 1D OT).
+
+    Parameters
+    ----------
+    values : torch.Tensor
+        (S, n, L) projected values.
+    n_out : int
+        Quantile levels.
+
+    Returns
+    -------
+    torch.Tensor
+        (S, n_out, L).
     """
     values = sort_samples(values)
     n = values.shape[1]
@@ -82,10 +155,20 @@ def quantiles_1d(values: torch.Tensor, n_out: int) -> torch.Tensor:
 
 
 def sorted_diff(x_proj: torch.Tensor, y_proj: torch.Tensor) -> torch.Tensor:
-    """``sort(P x) - sort(P y)`` along the sample axis: (S, n, L), (S, m, L) -> (S, k, L).
+    """Matched differences of two projected clouds: ``sort(P x) - sort(P y)`` per column.
 
-    Equal sizes: exact 1D matching. Unequal sizes: both quantile functions on max(n, m) levels,
-    which is exact when one size divides the other and a close approximation otherwise.
+    Equal sizes: the exact 1D matching. Unequal sizes: both quantile functions on ``max(n, m)``
+    levels (:func:`quantiles_1d`), exact when one size divides the other, close otherwise.
+
+    Parameters
+    ----------
+    x_proj, y_proj : torch.Tensor
+        (S, n, L) and (S, m, L).
+
+    Returns
+    -------
+    torch.Tensor
+        (S, max(n, m), L), differentiable in both.
     """
     n, m = x_proj.shape[1], y_proj.shape[1]
     k = max(n, m)
@@ -93,14 +176,35 @@ def sorted_diff(x_proj: torch.Tensor, y_proj: torch.Tensor) -> torch.Tensor:
 
 
 def sliced_wasserstein2(x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """Monte-Carlo SW_2^2 with the given directions, per seed.
+    """Monte-Carlo sliced Wasserstein SW_2^2 with the given directions, per seed.
 
-    .. math:: SW_2^2 = \\frac1L \\sum_l \\frac1n \\sum_i (x_{\\sigma(i)}^\\top\\theta_l -
-              y_{\\tau(i)}^\\top\\theta_l)^2
+    .. math:: SW_2^2 = \\frac1L \\sum_l \\frac1k \\sum_i \\big(\\langle x_{\\sigma_l(i)},
+              \\theta_l\\rangle - \\langle y_{\\tau_l(i)}, \\theta_l\\rangle\\big)^2
 
-    x (S, n, d), y (S, m, d), theta (S, L, d) unit rows -> (S,). Differentiable in x, y and theta;
-    with equal sizes the gradient is the closed form of 1D OT (no autograd through the sorts).
-    Clouds of ``LARGE_N`` points or more take the chunked path (bounded memory).
+    with ``sigma_l``, ``tau_l`` the monotone matchings of the projections on ``k = max(n, m)``
+    quantile levels. With equal sizes the gradient is the closed form of 1D OT (no autograd
+    through the sorts). Large clouds (:func:`sliceflow.ot.policy.is_large`) are evaluated in
+    chunks of directions, in bounded memory, equal to the batched evaluation up to rounding;
+    call it under one torch thread for speed there (``torch.set_num_threads(1)``, as the engine
+    does).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        (S, n, d) particles.
+    y : torch.Tensor
+        (S, m, d) targets.
+    theta : torch.Tensor
+        (S, L, d) unit directions.
+
+    Returns
+    -------
+    torch.Tensor
+        (S,), differentiable in x, y and theta.
+
+    References
+    ----------
+    Bonneel, Rabin, Peyré, Pfister (2015), Sliced and Radon Wasserstein barycenters of measures.
     """
     if is_large(x.shape[1], y.shape[1]):
         return sliced_wasserstein2_chunked(x, y, theta)
@@ -108,43 +212,6 @@ def sliced_wasserstein2(x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -
         return _SlicedW2.apply(x, y, theta)
     diff = sorted_diff(project(x, theta), project(y, theta))  # (S, k, L)
     return diff.square().mean(dim=(1, 2))
-
-
-def argsort_rows(values: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Argsort along ``dim``, no gradient: NumPy's vectorised sort on the CPU, torch's elsewhere.
-
-    Each row is sorted on its own, so a seed gets the same indices (ties included) alone or in a
-    batch.
-    """
-    if values.device.type != "cpu":
-        return torch.sort(values.detach(), dim=dim, stable=True).indices
-    return torch.from_numpy(np.argsort(values.detach().numpy(), axis=dim))
-
-
-def stable_argsort_rows(values: torch.Tensor) -> torch.Tensor:
-    """Stable argsort along the last axis (ties in index order), no gradient.
-
-    Float32 on the CPU: each value's order-preserving 32-bit key and its index are packed in one
-    int64 and NumPy's vectorised integer sort sorts them (``_rows.argsort_rows``: 5x faster than
-    a stable ``np.argsort`` on rows of 1,024, measured here); -0.0 counts as 0.0. Other cases
-    (NaN present, other dtypes or devices): a stable ``np.argsort`` / ``torch.sort``.
-    """
-    if values.device.type != "cpu":
-        return torch.sort(values.detach(), dim=-1, stable=True).indices
-    array = values.detach().numpy()
-    n = array.shape[-1]
-    if array.dtype != np.float32 or n >= 2**31 or np.isnan(array).any():
-        return torch.from_numpy(np.argsort(array, axis=-1, kind="stable"))
-    normalised = array + np.float32(0)  # a contiguous copy; -0.0 -> 0.0, so they tie
-    order = _rows.argsort_rows(normalised.reshape(-1, n))
-    return torch.from_numpy(order.reshape(array.shape))
-
-
-def sort_rows(values: torch.Tensor) -> torch.Tensor:
-    """Sorted values along the last axis, no gradient (NumPy on the CPU, torch elsewhere)."""
-    if values.device.type != "cpu":
-        return values.detach().sort(dim=-1).values
-    return torch.from_numpy(np.sort(values.detach().numpy(), axis=-1))
 
 
 class _SlicedW2(torch.autograd.Function):
@@ -164,9 +231,9 @@ class _SlicedW2(torch.autograd.Function):
             if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
                 order_y = argsort_rows(py)
                 sorted_y = py.gather(-1, order_y)
-            else:  # a fixed target needs only its sorted values: a plain sort is 5x cheaper
+            else:  # a fixed target needs only its sorted values: a plain sort is cheaper
                 order_y = None
-                sorted_y = sort_samples(py.transpose(1, 2)).transpose(1, 2)
+                sorted_y = _sorts.sort(py)
             diff = px.gather(-1, order_x) - sorted_y  # (S, L, n) in sorted order
         ctx.save_for_backward(x, y, theta, order_x, order_y, diff)
         return diff.square().mean(dim=(1, 2))
@@ -190,10 +257,20 @@ class _SlicedW2(torch.autograd.Function):
 
 
 def quantile_order(values: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices of the sorted last axis at ``k`` quantile levels: (S, L, n) -> (S, L, k).
+    """Indices of the sorted last axis at ``k`` quantile levels ``(j + 1/2) / k``.
 
-    ``k == n``: the argsort. Otherwise the levels ``(j + 1/2) / k`` of
-    :func:`quantiles_1d`.
+    Parameters
+    ----------
+    values : torch.Tensor
+        (S, L, n) projected values.
+    k : int
+        Quantile levels; ``k == n`` gives the argsort.
+
+    Returns
+    -------
+    torch.Tensor
+        int64 (S, L, k) on the values' device: the index of the value at each level, as
+        :func:`quantiles_1d`.
     """
     order = argsort_rows(values).to(values.device)
     n = values.shape[-1]
@@ -203,37 +280,84 @@ def quantile_order(values: torch.Tensor, k: int) -> torch.Tensor:
     return order[..., (levels * n).floor().long().clamp(max=n - 1)]
 
 
+def matched_indices(x_values: torch.Tensor, y_values: torch.Tensor):
+    """Monotone 1D plans of every slice as index pairs.
+
+    Parameters
+    ----------
+    x_values, y_values : torch.Tensor
+        (S, K, n) and (S, K, m) projected values of K slices.
+
+    Returns
+    -------
+    sigma, tau : torch.Tensor
+        int64 (S, K, k), ``k = max(n, m)``: ``sigma[:, l, i]`` and ``tau[:, l, i]`` are the x and
+        y points matched at quantile i of slice l.
+    """
+    k = max(x_values.shape[-1], y_values.shape[-1])
+    return quantile_order(x_values, k), quantile_order(y_values, k)
+
+
 def wasserstein2_1d(x_values: torch.Tensor, y_values: torch.Tensor) -> torch.Tensor:
-    """Mean over slices of the 1D W2^2 of projected values: (S, L, n), (S, L, m) -> (S,).
+    """Mean over slices of the 1D W2^2 of projected values, differentiable.
 
-    .. math:: \\frac1L \\sum_l \\frac1k \\sum_i (t_l(x)_{(i)} - t_l(y)_{(i)})^2
+    .. math:: \\frac1L \\sum_l \\frac1k \\sum_i \\big(t_l(x)_{\\sigma_l(i)} -
+              t_l(y)_{\\tau_l(i)}\\big)^2
 
-    with ``k = max(n, m)`` quantile levels.
+    with the matchings of :func:`matched_indices` on ``k = max(n, m)`` quantile levels.
+
+    Parameters
+    ----------
+    x_values, y_values : torch.Tensor
+        (S, L, n) and (S, L, m).
+
+    Returns
+    -------
+    torch.Tensor
+        (S,).
     """
     sigma, tau = matched_indices(x_values, y_values)  # (S, L, k)
     diff = x_values.gather(-1, sigma) - y_values.gather(-1, tau)
     return diff.square().mean(dim=(1, 2))
 
 
-def matched_indices(x_values: torch.Tensor, y_values: torch.Tensor):
-    """Monotone 1D plans of every slice as index pairs: (S, K, n), (S, K, m) -> 2 x (S, K, k).
+def sliced_w2_projected(
+    x: torch.Tensor, y: torch.Tensor, slices: torch.Tensor, project: Project
+) -> torch.Tensor:
+    """Sliced W2^2 with any projection: the mean over slices of the 1D W2^2 of the projected
+    clouds, per seed.
 
-    ``sigma[:, l, i]`` and ``tau[:, l, i]`` are the x and y points matched at quantile i of slice
-    l, ``k = max(n, m)``.
-    """
-    k = max(x_values.shape[-1], y_values.shape[-1])
-    return quantile_order(x_values, k), quantile_order(y_values, k)
+    .. math:: \\frac1L \\sum_{l=1}^L W_2^2(t_{l\\#}\\mu, t_{l\\#}\\nu), \\quad
+              t_l = \\texttt{project}(\\cdot, \\text{slice}_l)
 
+    One entry for every cloud size: small clouds are projected on all slices at once
+    (:func:`wasserstein2_1d`); large ones (:func:`sliceflow.ot.policy.is_large`) a chunk of
+    slices at a time, per seed, in bounded memory, equal up to rounding; call it under one torch
+    thread for speed there (``torch.set_num_threads(1)``, as the engine does).
 
-def sliced_w2_projected(x: torch.Tensor, y: torch.Tensor, slices: torch.Tensor, project: Project):
-    """Mean over slices of the 1D W2^2 of ``project(x, slices)`` and ``project(y, slices)``.
+    Parameters
+    ----------
+    x : torch.Tensor
+        (S, n, d) particles.
+    y : torch.Tensor
+        (S, m, d) targets.
+    slices : torch.Tensor
+        (S, L, d) slice parameters (directions, ideal points...).
+    project : callable
+        ``project(z, slices) -> (S', L', n')``, differentiable in ``z``, for points z (S', n', d)
+        and slices (S', L', d): each seed and each slice on its own (the chunked path calls it on
+        one seed and a chunk of slices), e.g. Busemann functions or geodesic coordinates.
 
-    .. math:: \\frac1L \\sum_l W_2^2(t_{l\\#}\\mu, t_{l\\#}\\nu)
+    Returns
+    -------
+    torch.Tensor
+        (S,), differentiable in x and y (and in the slices for small clouds only: on large ones
+        a gradient in the slices raises NotImplementedError).
 
-    ``project``: (S, n, d), (S, L, d) -> (S, L, n), differentiable (e.g. Busemann functions).
-    Small clouds: one batched evaluation (:func:`wasserstein2_1d`); clouds of ``LARGE_N`` points
-    or more: :func:`sliceflow._kernels.chunked.sliced_w2_projected_chunked` (bounded memory).
-    x (S, n, d), y (S, m, d), slices (S, L, d) -> (S,).
+    References
+    ----------
+    Bonet, Chapel, Drumetz, Courty (2023), Hyperbolic sliced-Wasserstein via geodesic and
+    horospherical projections.
     """
     if is_large(x.shape[1], y.shape[1]):
         return sliced_w2_projected_chunked(x, y, slices, project)

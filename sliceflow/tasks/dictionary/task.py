@@ -25,6 +25,7 @@ from sliceflow.datasets.histograms import (
     read_histograms,
 )
 from sliceflow.errors import ScenarioError
+from sliceflow.ot.policy import is_tiny
 from sliceflow.rundir import TraceSchema
 from sliceflow.scenario.models import ScenarioBase, SnapshotSettings, Strict
 from sliceflow.tasks import register_task
@@ -214,7 +215,7 @@ class DictionaryLearning(Task):
         }
 
     def small(self) -> bool:
-        """One thread up to the digits' size: on a loaded 2-core machine two threads' spin-waits
-        made an epoch of the digits 8x slower (75 s vs 9 s), and the products are small."""
+        """A step's products, ``N n K`` numbers (up to the digits' size), are tiny for the size
+        policy."""
         _, N, n = self.data.shape
-        return N * n * self.n_atoms <= 2_000_000 and self.data.device.type == "cpu"
+        return is_tiny(N * n * self.n_atoms, "dictionary")

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from sliceflow.manifolds import MANIFOLDS
+from sliceflow.ot.policy import is_large, is_tiny
 from sliceflow.rundir import TraceSchema
 from sliceflow.scenario.clouds import WeightedTargets, make_clouds
 from sliceflow.scenario.loading import resolve_flow_scenario
@@ -68,12 +69,16 @@ class ParticleFlow(Task):
         return info
 
     def small(self) -> bool:
-        """Tensors of a few thousand numbers gain nothing from threads, and on a loaded 2-core
-        machine the threads' spin-waits make each op 10x slower (2.2 ms vs 34 ms per SWD step)."""
+        """A step's tensors, ``S n max(n, m, d)`` numbers, are tiny for the size policy."""
         S, n, d = self.x0.shape
         clouds = self.y.clouds if isinstance(self.y, WeightedTargets) else [self.y]
         m = max(cloud.shape[1] for cloud in clouds)
-        return S * n * max(n, m, d) <= 2_000_000 and self.x0.device.type == "cpu"
+        return is_tiny(S * n * max(n, m, d), "flow")
+
+    def large(self) -> bool:
+        """The particles or a target cloud take the chunked path of the size policy."""
+        clouds = self.y.clouds if isinstance(self.y, WeightedTargets) else [self.y]
+        return is_large(self.x0.shape[1], max(cloud.shape[1] for cloud in clouds))
 
 
 class ParticleStepper(Stepper):

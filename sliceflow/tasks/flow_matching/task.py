@@ -18,6 +18,7 @@ import torch
 from sliceflow.errors import ScenarioError
 from sliceflow.manifolds.euclidean import Euclidean
 from sliceflow.ot.exact import exact_w2sq_batch
+from sliceflow.ot.policy import is_tiny
 from sliceflow.random import rand, randn
 from sliceflow.rundir import Drawing, TraceSchema
 from sliceflow.scenario.models import MethodSpec
@@ -95,10 +96,10 @@ class FlowMatching(Task):
         }
 
     def small(self) -> bool:
-        """One thread while a step's matrices are small (threads only add spin-waits then)."""
+        """A step's matrices, ``S B width`` numbers, are tiny for the size policy."""
         s = self.scenario
         width = max(s.network.width, self.data.train.shape[-1])
-        return len(s.seeds) * s.batch_size * width <= 1_000_000 and self.device.type == "cpu"
+        return is_tiny(len(s.seeds) * s.batch_size * width, "flow_matching")
 
 
 class FlowMatchingStepper(Stepper):

@@ -21,6 +21,7 @@ from sliceflow.datasets import Stream
 from sliceflow.errors import ScenarioError
 from sliceflow.manifolds.euclidean import Euclidean
 from sliceflow.ot.exact import exact_assignment
+from sliceflow.ot.policy import is_tiny
 from sliceflow.ot.sliced._plans import PlanCosts
 from sliceflow.rundir import TraceSchema
 from sliceflow.scenario.clouds import sample_distribution
@@ -193,9 +194,10 @@ class PlanTask(Task):
         return {"source": self.x.cpu().numpy(), "target": self.y.cpu().numpy()}
 
     def small(self) -> bool:
-        """One torch thread per method: the work is many small matrix products, where threads
-        cost more than they give; ``--jobs`` runs the methods side by side instead."""
-        return self.x.device.type == "cpu"
+        """Plan runs are tiny for the size policy at any size: the work is many small matrix
+        products, where threads cost more than they give; ``--jobs`` runs the methods side by
+        side instead."""
+        return is_tiny(self.x.numel(), "plan")
 
 
 class PlanStepper(Stepper):
