@@ -15,7 +15,6 @@ than 5% slower.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics

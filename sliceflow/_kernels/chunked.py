@@ -25,13 +25,12 @@ outside the engine should do the same for speed (``torch.set_num_threads(1)``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
 
 import torch
 
 from sliceflow._kernels import rows as _rows
-from sliceflow._kernels.policy import directions_per_chunk, is_large, rows_per_sort
-from sliceflow._kernels.sorts import keyed_argsort as argsort_fast
+from sliceflow._kernels.policy import directions_per_chunk, rows_per_sort
+from sliceflow._kernels.sorts import keyed_argsort
 from sliceflow._kernels.sorts import sort as _sort
 from sliceflow._kernels.sorts import take as _take
 
@@ -39,26 +38,14 @@ Project = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (1, n, d), (1,
 
 __all__ = [
     "Project",
-    "argsort_fast",
     "chunk_terms",
-    "directions_per_chunk",
-    "is_large",
     "linear_projection",
-    "one_thread",
     "projected_w2_and_grads",
     "quantile_levels",
     "sliced_w2_and_grads",
     "sliced_w2_projected_chunked",
     "sliced_wasserstein2_chunked",
 ]
-
-
-@contextmanager
-def one_thread(device: torch.device):
-    """Changes nothing. The maths no longer sets torch's thread count (the engine does, from
-    :func:`sliceflow._kernels.policy.torch_threads`); kept so that callers still entering it keep
-    working until they drop it."""
-    yield
 
 
 # -- rows: gather, scatter, buffers ----------------------------------------------------------------
@@ -134,21 +121,21 @@ def _block_terms(px, py, dx, dy) -> float:
         return _rows.equal_block_terms(px.numpy(), py.numpy(), *arrays)
     if n == m:
         if dx is not None and dy is not None:
-            order_x, order_y = argsort_fast(px), argsort_fast(py)
+            order_x, order_y = keyed_argsort(px), keyed_argsort(py)
             torch.sub(px, _put(_take(py, order_y), order_x), out=dx)
             torch.sub(_put(_take(px, order_x), order_y), py, out=dy)
             return _sum_squares(dx)
         if dx is not None:
-            torch.sub(px, _put(_sort(py), argsort_fast(px)), out=dx)
+            torch.sub(px, _put(_sort(py), keyed_argsort(px)), out=dx)
             return _sum_squares(dx)
         if dy is not None:
-            torch.sub(_put(_sort(px), argsort_fast(py)), py, out=dy)
+            torch.sub(_put(_sort(px), keyed_argsort(py)), py, out=dy)
             return _sum_squares(dy)
         return _sum_squares(_sort(px) - _sort(py))
     k = max(n, m)
     index_x, index_y = quantile_levels(n, k, px.device), quantile_levels(m, k, px.device)
-    order_x = argsort_fast(px) if dx is not None else None
-    order_y = argsort_fast(py) if dy is not None else None
+    order_x = keyed_argsort(px) if dx is not None else None
+    order_y = keyed_argsort(py) if dy is not None else None
     sx = _take(px, order_x) if dx is not None else _sort(px)
     sy = _take(py, order_y) if dy is not None else _sort(py)
     diff = sx[:, index_x] - sy[:, index_y]  # (rows, k)

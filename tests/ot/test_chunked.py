@@ -110,7 +110,9 @@ def test_chunked_busemann_slices_equal_the_batched_hhsw(chunking, n, m):
 
 def test_cheapest_plan_is_the_min_swgg_plan_and_costs_at_least_w2(chunking, monkeypatch):
     x, y, theta = _problem(64, 64, torch.float64, seeds=2, n_slices=30)
-    monkeypatch.setattr(chunked, "LARGE_N", 64)  # the chunked search, on small clouds
+    monkeypatch.setattr(
+        policy, "POLICY", replace(policy.POLICY, large_points=64)
+    )  # the chunked search, on small clouds
     sigma, tau = min_swgg_plan(x, y, theta)
     costs = PlanCosts(x, y)(*swgg_orders(x, y, theta))  # (S, L): the batched min-SWGG search
     for s in range(2):

@@ -5,6 +5,7 @@ state), and the configs' defaults as data."""
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from sliceflow._kernels import chunked
+from sliceflow._kernels import policy
 from sliceflow.manifolds.poincare.math import busemann_ratio, squared_geodesic_cost
 from sliceflow.ot.sliced import (
     SQUARED_EUCLIDEAN,
@@ -46,10 +47,9 @@ def _pot_cost(x, y, sigma, tau):
 
 def _both_paths(monkeypatch, solve):
     """``solve()`` on the chunked search (several chunks of slices per seed), then batched."""
-    monkeypatch.setattr(chunked, "LARGE_N", 1)
-    monkeypatch.setattr(chunked, "CHUNK_VALUES", 200)
+    monkeypatch.setattr(policy, "POLICY", replace(policy.POLICY, large_points=1, chunk_values=200))
     found = solve()
-    monkeypatch.setattr(chunked, "LARGE_N", 10**9)
+    monkeypatch.setattr(policy, "POLICY", replace(policy.POLICY, large_points=10**9))
     return found, solve()
 
 
@@ -123,7 +123,7 @@ def test_reproject_gives_the_orderings_of_the_winning_direction_alone():
 @pytest.mark.parametrize("path", ["batched", "chunked"])
 def test_a_seed_alone_gets_the_plan_it_gets_in_a_batch(monkeypatch, path):
     if path == "chunked":
-        monkeypatch.setattr(chunked, "LARGE_N", 1)
+        monkeypatch.setattr(policy, "POLICY", replace(policy.POLICY, large_points=1))
     x, y = clouds([0, 1, 2], n=50, d=3, dtype=torch.float32)
     theta = _directions([0, 1, 2], 20, 3, torch.float32)
     together = min_swgg_plan(x, y, theta, with_costs=True)

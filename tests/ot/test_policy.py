@@ -13,7 +13,7 @@ from sliceflow._kernels import policy
 from sliceflow._kernels.chunked import linear_projection
 from sliceflow.manifolds.poincare.math import busemann
 from sliceflow.ot import policy as public
-from sliceflow.ot.sliced import cheapest_plans, sliced_w2_projected, squared_euclidean_plan_costs
+from sliceflow.ot.sliced import min_swgg_plan, sliced_w2_projected
 from sliceflow.random import random_directions
 
 
@@ -80,6 +80,6 @@ def test_the_chunked_paths_keep_the_callers_thread_count(two_threads):
 
     x.requires_grad_(True)
     sliced_w2_projected(x, y, slices, watched(partial(busemann, c=1.0))).sum().backward()
-    cheapest_plans(x.detach(), y, slices, watched(linear_projection), squared_euclidean_plan_costs)
+    min_swgg_plan(x.detach(), y, slices, watched(linear_projection))
     assert seen and set(seen) == {two_threads}
     assert torch.get_num_threads() == two_threads

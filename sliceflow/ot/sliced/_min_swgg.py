@@ -24,15 +24,9 @@ from dataclasses import dataclass, replace
 import torch
 from pydantic import Field
 
-from sliceflow._kernels.chunked import (
-    Project,
-    argsort_fast,
-    directions_per_chunk,
-    is_large,
-    linear_projection,
-    one_thread,
-    quantile_levels,
-)
+from sliceflow._kernels.chunked import Project, linear_projection, quantile_levels
+from sliceflow._kernels.policy import directions_per_chunk, is_large
+from sliceflow._kernels.sorts import keyed_argsort
 from sliceflow.manifolds.poincare.math import matched_sq_geodesic, squared_geodesic_cost
 from sliceflow.ot._config import SolverConfig
 from sliceflow.ot.sliced._plans import PlanCosts, plan_costs
@@ -177,19 +171,18 @@ def _chunked_plan(x, y, slices, project: Project, cost: PlanCost):
     sigma = torch.empty(S, k, dtype=torch.long, device=x.device)
     tau = torch.empty_like(sigma)
     lowest = torch.empty(S, dtype=torch.float64)
-    with one_thread(x.device):
-        for s in range(S):
-            best = float("inf")
-            for start in range(0, L, chunk):
-                sl = slices[s : s + 1, start : start + chunk]
-                orders = [argsort_fast(project(z[s : s + 1], sl)[0]).to(x.device) for z in (x, y)]
-                order_x, order_y = (
-                    o if i is None else o[:, i] for o, i in zip(orders, levels, strict=True)
-                )
-                costs = cost.matched(x[s], y[s], order_x, order_y)  # (c,)
-                low = int(costs.argmin())
-                if float(costs[low]) < best:
-                    best = float(costs[low])
-                    sigma[s], tau[s] = order_x[low], order_y[low]
-            lowest[s] = best
+    for s in range(S):
+        best = float("inf")
+        for start in range(0, L, chunk):
+            sl = slices[s : s + 1, start : start + chunk]
+            orders = [keyed_argsort(project(z[s : s + 1], sl)[0]).to(x.device) for z in (x, y)]
+            order_x, order_y = (
+                o if i is None else o[:, i] for o, i in zip(orders, levels, strict=True)
+            )
+            costs = cost.matched(x[s], y[s], order_x, order_y)  # (c,)
+            low = int(costs.argmin())
+            if float(costs[low]) < best:
+                best = float(costs[low])
+                sigma[s], tau[s] = order_x[low], order_y[low]
+        lowest[s] = best
     return sigma, tau, lowest.to(x.device)

@@ -322,7 +322,12 @@ def wasserstein2_1d(x_values: torch.Tensor, y_values: torch.Tensor) -> torch.Ten
 
 
 def sliced_w2_projected(
-    x: torch.Tensor, y: torch.Tensor, slices: torch.Tensor, project: Project
+    x: torch.Tensor,
+    y: torch.Tensor,
+    slices: torch.Tensor,
+    project: Project,
+    *,
+    bounded_memory: bool | None = None,
 ) -> torch.Tensor:
     """Sliced W2^2 with any projection: the mean over slices of the 1D W2^2 of the projected
     clouds, per seed.
@@ -347,6 +352,9 @@ def sliced_w2_projected(
         ``project(z, slices) -> (S', L', n')``, differentiable in ``z``, for points z (S', n', d)
         and slices (S', L', d): each seed and each slice on its own (the chunked path calls it on
         one seed and a chunk of slices), e.g. Busemann functions or geodesic coordinates.
+    bounded_memory : bool, optional
+        Force the chunked path (True) or the batched one (False); default: the size policy's
+        choice. A caller that must give the same value on every cloud size (a trace) forces it.
 
     Returns
     -------
@@ -359,6 +367,6 @@ def sliced_w2_projected(
     Bonet, Chapel, Drumetz, Courty (2023), Hyperbolic sliced-Wasserstein via geodesic and
     horospherical projections.
     """
-    if is_large(x.shape[1], y.shape[1]):
+    if is_large(x.shape[1], y.shape[1]) if bounded_memory is None else bounded_memory:
         return sliced_w2_projected_chunked(x, y, slices, project)
     return wasserstein2_1d(project(x, slices), project(y, slices))

@@ -24,8 +24,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from sliceflow._kernels.chunked import projected_w2_and_grads
 from sliceflow.ot.exact import exact_w2sq_batch
+from sliceflow.ot.sliced import sliced_w2_projected
 
 log = logging.getLogger("sliceflow")
 Note = Callable[[str], None] | None
@@ -94,7 +94,7 @@ class SlicedW2:
         theta = self.theta.to(device=x.device, dtype=x.dtype)
         slices = self.manifold.slice_values
         with torch.no_grad():
-            value, _ = projected_w2_and_grads(x.detach(), y.detach(), theta, slices, (False, False))
+            value = sliced_w2_projected(x.detach(), y.detach(), theta, slices, bounded_memory=True)
         return value.double().cpu().numpy()
 
 
