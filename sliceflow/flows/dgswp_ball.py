@@ -9,7 +9,6 @@ import torch
 from sliceflow.flows import register
 from sliceflow.flows.base import FlowContext
 from sliceflow.flows.dgswp import DGSWP, DGSWPFlowConfig
-from sliceflow.manifolds.sphere import sphere_step  # noqa: F401  (its old home, still imported)
 from sliceflow.ot.sliced import DGSWPSolver
 
 # The paper's Fig. 5 setting (100 inner steps, inner lr 0.01); N = 10 and kappa = 1 / eps^2 = 400

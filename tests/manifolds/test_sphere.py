@@ -8,9 +8,9 @@ import pytest
 import torch
 from scipy import stats
 
-from sliceflow.flows.dgswp_ball import sphere_step
 from sliceflow.manifolds.sphere import (
     mean_resultant_length,
+    sphere_step,
     vmf_radial,
     vmf_sample,
 )

@@ -96,8 +96,8 @@ def _evaluate_deep(params: torch.Tensor, points: torch.Tensor, widths: tuple[int
 
     With oneDNN (``sliceflow._kernels.onednn``; float32 on the CPU), model by model on all M points:
     the products after the first layer are (M x h_l) by (h_l x h_{l+1}) matrix products, where
-    oneDNN's AVX-512 kernels beat BLAS (a 2-64-16-1 MLP, 21 models, 10 seeds, 2,048 points:
-    15 ms against 20 ms in blocks, measured here). Otherwise in blocks of ``POINT_CHUNK``
+    oneDNN's AVX-512 kernels beat BLAS (``benchmarks/bench_plan.py``). Otherwise in blocks of
+    ``POINT_CHUNK``
     points, so that the K models' activations of a block stay in cache. Either way seed by seed,
     so that a seed computes the same bits alone or in a batch.
     """
@@ -131,8 +131,7 @@ def _deep_onednn(layers, w_out, points: torch.Tensor, out: torch.Tensor) -> None
 
     The first layer multiplies the points augmented by a column of ones with ``[W_1 | b_1]^T``
     (a view of the flat parameters) into one reused buffer: no broadcast copy of the bias, no
-    fresh allocation per model (0.5 ms less per plan step of 210 models than ``addmm``, the same
-    bits, measured in the step).
+    fresh allocation per model (the same bits as ``addmm``).
     """
     S, M = points.shape[0], points.shape[1]
     augmented = torch.cat([points, points.new_ones(S, M, 1)], 2)  # (S, M, d+1)
@@ -196,8 +195,8 @@ class LowRankMLPSmoothing:
     gives the same estimator in distribution at about (d+1)/M times less work.
 
     Float32 on the CPU, the large products go seed by seed through oneDNN
-    (``sliceflow._kernels.onednn``: 1.7-2x the speed of PyTorch's BLAS on these shapes, measured);
-    the operands they need transposed are kept contiguous.
+    (``sliceflow._kernels.onednn``, faster than PyTorch's BLAS on these shapes:
+    ``benchmarks/bench_gaussian_500d.py``); the operands they need transposed are kept contiguous.
     """
 
     def __init__(self, points: torch.Tensor, hidden: int) -> None:
