@@ -176,43 +176,33 @@ def validate_command(
 @app.command("list")
 def list_command() -> None:
     """List the tasks, methods, datasets and manifolds sliceflow knows, and where each is from."""
-    from rich.markup import escape
+    from sliceflow.registry import Registry, catalogue
 
-    from sliceflow.datasets import DATASETS, dataset_origin
-    from sliceflow.datasets import PLUGINS as DATASET_PLUGINS
-    from sliceflow.flows import FLOW_VARIANTS, FLOWS, PLUGINS, flow_origin
+    sections = _registries()
+    for title, task, entries in sections:
+        rows = catalogue(entries)
+        if rows:
+            console.print(f"[bold]{title}[/]" + (f" (task {task})" if task else ""))
+        for name, summary, where in rows:
+            origin = f" [dim]({escape(where)})[/]" if where else ""
+            console.print(f"  {name:<22} {escape(summary)}{origin}")
+    for _, _, entries in sections:
+        for line in entries.plugins.broken.values() if isinstance(entries, Registry) else ():
+            err_console.print(f"[yellow]broken plugin[/]: {escape(line)}")
+
+
+def _registries() -> list[tuple[str, str | None, dict]]:
+    """(title, task or None, registry) of everything a scenario can name: the tasks, each
+    task's own registries (``Task.catalogue``), then the datasets and manifolds they share."""
+    from sliceflow.datasets import DATASETS
     from sliceflow.manifolds import MANIFOLDS
-    from sliceflow.tasks import TASKS, get_task
+    from sliceflow.tasks import TASKS
 
-    get_task("flow")  # imports every task module
-    console.print("[bold]tasks[/]")
+    TASKS.load()
+    sections = [("tasks", None, TASKS)]
     for name, task in sorted(TASKS.items()):
-        console.print(f"  {name:<22} {escape((task.__doc__ or '').strip().splitlines()[0])}")
-    console.print("[bold]methods[/] (task flow)")
-    entries = [(n, c, ", ".join(sorted(c.manifolds))) for n, c in FLOWS.items()]
-    entries += [(n, c, m) for (n, m), c in FLOW_VARIANTS.items()]
-    for name, cls, where in sorted(entries, key=lambda e: (e[0], e[2])):
-        origin = escape(f"{where}; {flow_origin(name)}")
-        console.print(f"  {name:<22} {escape(cls.summary)} [dim]({origin})[/]")
-    for task_name, task in sorted(TASKS.items()):
-        if task.catalogue():
-            console.print(f"[bold]methods[/] (task {task_name})")
-        for name, summary in task.catalogue():
-            console.print(f"  {name:<22} {escape(summary)}")
-    console.print("[bold]datasets[/]")
-    for name, dataset in sorted(DATASETS.items()):
-        origin = escape(f"{', '.join(sorted(dataset.manifolds))}; {dataset_origin(name)}")
-        console.print(f"  {name:<22} {escape(dataset.summary)} [dim]({origin})[/]")
-    from sliceflow.datasets.histograms import HISTOGRAMS
-
-    console.print("[bold]histogram datasets[/] (task dictionary)")
-    for name, histograms in sorted(HISTOGRAMS.items()):
-        console.print(f"  {name:<22} {escape(histograms.summary)}")
-    console.print("[bold]manifolds[/]")
-    for name, cls in sorted(MANIFOLDS.items()):
-        console.print(f"  {name:<22} {escape(cls.summary)}")
-    for line in [*PLUGINS.broken.values(), *DATASET_PLUGINS.broken.values()]:
-        err_console.print(f"[yellow]broken plugin[/]: {escape(line)}")
+        sections += [(title, name, entries) for title, entries in task.catalogue()]
+    return [*sections, ("datasets", None, DATASETS), ("manifolds", None, MANIFOLDS)]
 
 
 @app.command("report")

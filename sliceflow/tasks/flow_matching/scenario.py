@@ -1,4 +1,4 @@
-"""The scenario of a flow-matching run (``task: flow_matching``): keys, defaults, validation."""
+"""The scenario of a flow-matching run (``task: flow_matching``): its keys, defaults and rules."""
 
 from __future__ import annotations
 
