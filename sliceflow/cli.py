@@ -210,9 +210,9 @@ def list_command() -> None:
         for name, summary, where in rows:
             origin = f" [dim]({escape(where)})[/]" if where else ""
             console.print(f"  {name:<22} {escape(summary)}{origin}")
-    for _, _, entries in sections:
-        for line in entries.plugins.broken.values() if isinstance(entries, Registry) else ():
-            err_console.print(f"[yellow]broken plugin[/]: {escape(line)}")
+    registries = [entries for _, _, entries in sections if isinstance(entries, Registry)]
+    for line in (line for entries in registries for line in entries.plugins.broken.values()):
+        err_console.print(f"[yellow]broken plugin[/]: {escape(line)}")
 
 
 def _registries() -> list[tuple[str, str | None, dict]]:
