@@ -1,7 +1,8 @@
 """sliceflow: sliced-Wasserstein particle flows in Euclidean space and on the Poincaré ball.
 
 Public face: ``run`` (a scenario -> traces, files), ``sweep`` (a grid of runs), ``load_scenario``,
-the registries ``FLOWS``, ``MANIFOLDS`` and ``TASKS``, and the one-line user errors. Everything is
+the registries ``FLOWS``, ``MANIFOLDS``, ``DATASETS`` and ``TASKS`` (each a
+:class:`~sliceflow.registry.Registry`), and the one-line user errors. Everything is
 imported on first use, so ``sliceflow --help`` does not load torch.
 """
 
@@ -26,6 +27,7 @@ _LAZY = {
     "UserError": ("sliceflow.errors", "UserError"),
     "FLOWS": ("sliceflow.flows", "FLOWS"),
     "MANIFOLDS": ("sliceflow.manifolds", "MANIFOLDS"),
+    "DATASETS": ("sliceflow.datasets", "DATASETS"),
     "TASKS": ("sliceflow.tasks", "TASKS"),
 }
 
@@ -37,6 +39,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'sliceflow' has no attribute {name!r}")
 
 
-__all__ = ["FLOWS", "MANIFOLDS", "TASKS", "RunDirError", "RunInterrupted", "RunResult",
+__all__ = ["DATASETS", "FLOWS", "MANIFOLDS", "TASKS", "RunDirError", "RunInterrupted", "RunResult",
            "ScenarioError", "UserError", "load_scenario", "run", "sweep",
            "__version__"]  # fmt: skip

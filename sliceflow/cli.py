@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -41,6 +43,8 @@ Threshold = Annotated[
 Force = Annotated[
     bool, typer.Option("--force", help="run even if the exact traces are predicted to be slow")
 ]
+ScenarioFile = Annotated[Path, typer.Argument(help="scenario YAML file")]
+Device = Annotated[str, typer.Option(help="cpu or cuda")]
 
 
 def fail(message: str) -> NoReturn:
@@ -69,9 +73,52 @@ def render_options(gif, gif_seed, gif_frames, fps, size, fmt, **more) -> dict:
     return {key: value for key, value in given.items() if value is not None}
 
 
+@contextmanager
+def user_errors(memory: bool = False) -> Iterator[None]:
+    """A user error inside becomes one line and exit code 2 (``fail``); with ``memory``, so
+    does an allocation that cannot succeed (``too_big``)."""
+    from sliceflow.errors import UserError
+
+    try:
+        yield
+    except UserError as error:
+        fail(str(error))
+    except (MemoryError, RuntimeError) as error:
+        message = too_big(error) if memory else None
+        if message is None:
+            raise
+        fail(message)
+
+
+def overrides_of(items: list[str]) -> dict:
+    """``--set key.path=value`` items as a dict of overrides (``ScenarioError`` on a bad one)."""
+    from sliceflow.scenario import parse_override
+
+    return dict(parse_override(item) for item in items)
+
+
+def interrupted(kept: str, again: list[tuple]) -> NoReturn:
+    """After Ctrl-C: say what was kept and the command that continues, then exit code 130.
+
+    ``again``: the command's words, then ``(option, value, default)`` for each option to repeat:
+    a list repeats the option per item, ``True`` gives a flag, another value is written unless it
+    is the default."""
+    words = [str(word) for word in again if not isinstance(word, tuple)]
+    for option, value, default in (part for part in again if isinstance(part, tuple)):
+        if isinstance(value, list):
+            words += [word for item in value for word in (option, item)]
+        elif isinstance(value, bool):
+            words += [option] if value else []
+        elif value != default:
+            words += [option, str(value)]
+    command = shlex.join(words)
+    err_console.print(f"[yellow]interrupted[/]: {escape(kept)}; continue with: {escape(command)}")
+    raise typer.Exit(INTERRUPTED) from None
+
+
 @app.command("run")
 def run_command(
-    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    scenario: ScenarioFile,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="run directory")] = None,
     seeds: Annotated[int | None, typer.Option(help="run seeds 0..N-1 instead")] = None,
     steps: Annotated[int | None, typer.Option(help="number of steps")] = None,
@@ -80,7 +127,7 @@ def run_command(
         list[str] | None,
         typer.Option("--set", help="override a scenario value: key.path=value (repeatable)"),
     ] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    device: Device = "cpu",
     jobs: Annotated[
         int | None, typer.Option(help="methods run in parallel processes (default: CPU cores)")
     ] = None,
@@ -96,48 +143,25 @@ def run_command(
 ) -> None:
     """Run SCENARIO: each method steps all seeds; traces, plots and GIFs go to --out."""
     from sliceflow.engine import RunInterrupted, run
-    from sliceflow.errors import UserError
-    from sliceflow.scenario import parse_override
 
-    if steps is not None and steps < 0:
-        fail(f"--steps {steps}: the number of steps must be >= 0")
-    if jobs is not None and jobs < 1:
-        fail(f"--jobs {jobs}: use 1 or more worker processes")
-    if seeds is not None and seeds < 1:
-        fail(f"--seeds {seeds}: give at least 1 seed")
+    _check_counts(steps=steps, jobs=jobs, seeds=seeds)
     output = render_options(gif, gif_seed, gif_frames, fps, size, fmt)
     given = [*(set_ or []), *(f"output.{k}={v}" for k, v in output.items())]
     bar = _Progress(enabled=progress and sys.stderr.isatty())
+    labels = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     try:
-        overrides = dict(parse_override(item) for item in given) or None
-        labels = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
-        with bar:
+        with user_errors(memory=True), bar:
             result = run(scenario, out=out, seeds=seeds, steps=steps, methods=labels,
-                         overrides=overrides, device=device, resume=resume,
-                         jobs=jobs or _cores(), on_progress=bar.update,
-                         force=force)  # fmt: skip
-    except UserError as error:
-        fail(str(error))
-    except (MemoryError, RuntimeError) as error:
-        message = too_big(error)
-        if message is None:
-            raise
-        fail(message)
+                         overrides=overrides_of(given) or None, device=device, resume=resume,
+                         jobs=jobs or _cores(), on_progress=bar.update, force=force)  # fmt: skip
     except RunInterrupted as stop:
         _render_partial(stop.result.out_dir)
-        again = ["sliceflow", "run", str(scenario), "--out", str(stop.result.out_dir)]
-        for option, value in (("--seeds", seeds), ("--steps", steps), ("--methods", methods)):
-            again += [option, str(value)] if value is not None else []
-        for item in set_ or []:
-            again += ["--set", item]
-        again += ["--force"] if force else []
-        again += ["--device", device] if device != "cpu" else []
-        kept = f"kept steps {stop.result.completed_steps} in {stop.result.out_dir}"
-        command = shlex.join([*again, "--resume"])
-        err_console.print(
-            f"[yellow]interrupted[/]: {escape(kept)}; continue with: {escape(command)}"
-        )
-        raise typer.Exit(INTERRUPTED) from None
+        interrupted(f"kept steps {stop.result.completed_steps} in {stop.result.out_dir}",
+                    ["sliceflow", "run", scenario, "--out", stop.result.out_dir,
+                     ("--seeds", seeds, None), ("--steps", steps, None),
+                     ("--methods", methods, None), ("--set", set_ or [], None),
+                     ("--force", force, False), ("--device", device, "cpu"),
+                     ("--resume", True, False)])  # fmt: skip
     _print_summary(result)
 
 
@@ -176,43 +200,33 @@ def validate_command(
 @app.command("list")
 def list_command() -> None:
     """List the tasks, methods, datasets and manifolds sliceflow knows, and where each is from."""
-    from rich.markup import escape
+    from sliceflow.registry import Registry, catalogue
 
-    from sliceflow.datasets import DATASETS, dataset_origin
-    from sliceflow.datasets import PLUGINS as DATASET_PLUGINS
-    from sliceflow.flows import FLOW_VARIANTS, FLOWS, PLUGINS, flow_origin
-    from sliceflow.manifolds import MANIFOLDS
-    from sliceflow.tasks import TASKS, get_task
-
-    get_task("flow")  # imports every task module
-    console.print("[bold]tasks[/]")
-    for name, task in sorted(TASKS.items()):
-        console.print(f"  {name:<22} {escape((task.__doc__ or '').strip().splitlines()[0])}")
-    console.print("[bold]methods[/] (task flow)")
-    entries = [(n, c, ", ".join(sorted(c.manifolds))) for n, c in FLOWS.items()]
-    entries += [(n, c, m) for (n, m), c in FLOW_VARIANTS.items()]
-    for name, cls, where in sorted(entries, key=lambda e: (e[0], e[2])):
-        origin = escape(f"{where}; {flow_origin(name)}")
-        console.print(f"  {name:<22} {escape(cls.summary)} [dim]({origin})[/]")
-    for task_name, task in sorted(TASKS.items()):
-        if task.catalogue():
-            console.print(f"[bold]methods[/] (task {task_name})")
-        for name, summary in task.catalogue():
-            console.print(f"  {name:<22} {escape(summary)}")
-    console.print("[bold]datasets[/]")
-    for name, dataset in sorted(DATASETS.items()):
-        origin = escape(f"{', '.join(sorted(dataset.manifolds))}; {dataset_origin(name)}")
-        console.print(f"  {name:<22} {escape(dataset.summary)} [dim]({origin})[/]")
-    from sliceflow.datasets.histograms import HISTOGRAMS
-
-    console.print("[bold]histogram datasets[/] (task dictionary)")
-    for name, histograms in sorted(HISTOGRAMS.items()):
-        console.print(f"  {name:<22} {escape(histograms.summary)}")
-    console.print("[bold]manifolds[/]")
-    for name, cls in sorted(MANIFOLDS.items()):
-        console.print(f"  {name:<22} {escape(cls.summary)}")
-    for line in [*PLUGINS.broken.values(), *DATASET_PLUGINS.broken.values()]:
+    sections = _registries()
+    for title, task, entries in sections:
+        rows = catalogue(entries)
+        if rows:
+            console.print(f"[bold]{title}[/]" + (f" (task {task})" if task else ""))
+        for name, summary, where in rows:
+            origin = f" [dim]({escape(where)})[/]" if where else ""
+            console.print(f"  {name:<22} {escape(summary)}{origin}")
+    registries = [entries for _, _, entries in sections if isinstance(entries, Registry)]
+    for line in (line for entries in registries for line in entries.plugins.broken.values()):
         err_console.print(f"[yellow]broken plugin[/]: {escape(line)}")
+
+
+def _registries() -> list[tuple[str, str | None, dict]]:
+    """(title, task or None, registry) of everything a scenario can name: the tasks, each
+    task's own registries (``Task.catalogue``), then the datasets and manifolds they share."""
+    from sliceflow.datasets import DATASETS
+    from sliceflow.manifolds import MANIFOLDS
+    from sliceflow.tasks import TASKS
+
+    TASKS.load()
+    sections = [("tasks", None, TASKS)]
+    for name, task in sorted(TASKS.items()):
+        sections += [(title, name, entries) for title, entries in task.catalogue()]
+    return [*sections, ("datasets", None, DATASETS), ("manifolds", None, MANIFOLDS)]
 
 
 @app.command("report")
@@ -236,25 +250,20 @@ def report_command(
     Unset options come from the run's scenario.yaml `output:` section. For a sweep folder (it
     holds sweep.yaml): sweep.csv, the sweep figure, sweep.md and sweep.html.
     """
-    from sliceflow.errors import UserError
     from sliceflow.report import render_run
     from sliceflow.report.io import load_run
+    from sliceflow.report.style import resolve_options
     from sliceflow.report.tables import STATS_HEADER, missing_lines, stats_table
+    from sliceflow.sweepdir import is_sweep
 
     options = render_options(gif, gif_seed, gif_frames, fps, size, fmt, threshold=threshold,
                              log_time=log_time)  # fmt: skip
-    from sliceflow.sweepdir import is_sweep
-
     if is_sweep(run_dir):
         return _report_sweep(run_dir, threshold, fmt)
-    try:
-        written, resolved = render_run(run_dir, **options), None
+    with user_errors():
+        written = render_run(run_dir, **options)
         run = load_run(run_dir)
-        from sliceflow.report.style import resolve_options
-
         resolved = resolve_options(run.scenario, **options)
-    except UserError as error:
-        fail(str(error))
     for line in missing_lines(run):
         err_console.print(f"[yellow]interrupted run[/]: {escape(line)}")
     _print_table(f"{run.name}: {run.quantity}, median [q25, q75] @step", STATS_HEADER,
@@ -264,13 +273,10 @@ def report_command(
 
 
 def _report_sweep(folder: Path, threshold: float | None, fmt: str | None) -> None:
-    from sliceflow.errors import UserError
     from sliceflow.report.sweep import render_sweep
 
-    try:
+    with user_errors():
         written = render_sweep(folder, threshold=threshold, fmt=fmt)
-    except UserError as error:
-        fail(str(error))
     _sweep_summary(folder, best=True)
     console.print(f"wrote {', '.join(p.name for p in written)} in {folder}")
 
@@ -287,20 +293,17 @@ def compare_command(
     """Write compare_trace.<format> and compare.md: methods of every run, prefixed by run name."""
     from rich.markdown import Markdown
 
-    from sliceflow.errors import UserError
     from sliceflow.report.compare import compare_runs
 
-    try:
+    with user_errors():
         comparison = compare_runs(run_dirs, out=out, fmt=fmt, threshold=threshold)
-    except UserError as error:
-        fail(str(error))
     console.print(Markdown(comparison.markdown))
     console.print("wrote " + ", ".join(str(p) for p in comparison.paths))
 
 
 @app.command("sweep")
 def sweep_command(
-    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    scenario: ScenarioFile,
     grid: Annotated[
         list[str] | None,
         typer.Option("--grid", help="path=v1,v2,...: one axis of the grid, paths as --set takes"),
@@ -320,7 +323,7 @@ def sweep_command(
         int | None, typer.Option(help="runs at once (default: local = CPU cores, ray = any)")
     ] = None,
     shard_seeds: Annotated[int, typer.Option(help="split each point's seeds into K runs")] = 1,
-    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    device: Device = "cpu",
     yes: Annotated[
         bool, typer.Option("--yes", help="allow a grid of more than 100 points")
     ] = False,
@@ -332,34 +335,29 @@ def sweep_command(
     """Run SCENARIO at every point of the --grid: one run folder per point, sweep.csv, a figure,
     sweep.md and sweep.html in --out. Running the same command again finishes what is missing."""
     from sliceflow.engine.sweep import SweepInterrupted, sweep
-    from sliceflow.errors import UserError
-    from sliceflow.scenario import parse_override
 
     options = render_options(gif, None, None, None, None, fmt, threshold=threshold)
     try:
-        overrides = dict(parse_override(item) for item in set_ or [])
-        result = sweep(scenario, grid or [], out=out, overrides=overrides, executor=executor,
-                       address=address, max_parallel=max_parallel, shard_seeds=shard_seeds,
-                       device=device, yes=yes, render_options=options, threshold=threshold,
-                       on_event=_sweep_event)  # fmt: skip
-    except UserError as error:
-        fail(str(error))
+        with user_errors():
+            result = sweep(scenario, grid or [], out=out, overrides=overrides_of(set_ or []),
+                           executor=executor, address=address, max_parallel=max_parallel,
+                           shard_seeds=shard_seeds, device=device, yes=yes,
+                           render_options=options, threshold=threshold,
+                           on_event=_sweep_event)  # fmt: skip
     except SweepInterrupted as stop:
-        kept = len(stop.result.states("completed"))
-        again = ["sliceflow", "sweep", str(scenario), "--out", str(stop.result.out_dir)]
-        for option, values in (("--grid", grid), ("--set", set_)):
-            again += [item for value in values or [] for item in (option, value)]
-        for option, value, default in (("--executor", executor, "local"), ("--address", address,
-                None), ("--max-parallel", max_parallel, None), ("--shard-seeds", shard_seeds, 1),
-                ("--device", device, "cpu")):  # fmt: skip
-            again += [option, str(value)] if value != default else []
-        command = shlex.join(again + (["--yes"] if yes else []))
-        err_console.print(
-            f"[yellow]interrupted[/]: {kept} finished points kept in "
-            f"{escape(str(stop.result.out_dir))}; continue with: {escape(command)}"
-        )
-        raise typer.Exit(INTERRUPTED) from None
+        interrupted(f"{len(stop.result.states('completed'))} finished points kept in "
+                    f"{stop.result.out_dir}",
+                    ["sliceflow", "sweep", scenario, "--out", stop.result.out_dir,
+                     ("--grid", grid or [], None), ("--set", set_ or [], None),
+                     ("--executor", executor, "local"), ("--address", address, None),
+                     ("--max-parallel", max_parallel, None), ("--shard-seeds", shard_seeds, 1),
+                     ("--device", device, "cpu"), ("--yes", yes, False)])  # fmt: skip
     _sweep_summary(result.out_dir, best)
+    _sweep_unfinished(result)
+
+
+def _sweep_unfinished(result) -> None:
+    """Exit code 2 (a point failed) or 1 (a point was lost) naming the unfinished points."""
     failed, lost = result.states("failed"), result.states("lost")
     if failed or lost:
         err_console.print(f"[bold red]{len(failed) + len(lost)} points did not finish[/] "
@@ -398,6 +396,16 @@ def _sweep_summary(folder: Path, best: bool) -> None:
 
 
 # -- helpers of `run` ---------------------------------------------------------------------------
+def _check_counts(steps: int | None, jobs: int | None, seeds: int | None) -> None:
+    """The counts given on the command line, checked before anything is read."""
+    if steps is not None and steps < 0:
+        fail(f"--steps {steps}: the number of steps must be >= 0")
+    if jobs is not None and jobs < 1:
+        fail(f"--jobs {jobs}: use 1 or more worker processes")
+    if seeds is not None and seeds < 1:
+        fail(f"--seeds {seeds}: give at least 1 seed")
+
+
 def _render_partial(out_dir) -> None:
     """Figures and report of what an interrupted run finished (GIFs skipped: be quick)."""
     from sliceflow.report import render_run

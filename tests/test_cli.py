@@ -132,9 +132,7 @@ def test_cuda_request_without_a_gpu(write_scenario, tmp_path):
 
 
 def test_sizes_that_cannot_be_allocated_are_one_line_for_validate_and_run(tmp_path, write_scenario):
-    from tests.tasks.test_flow_matching import fm_scenario
-
-    huge = fm_scenario()
+    huge = small_scenario("flow_matching")
     huge["methods"][1] |= {"projection": "mlp", "hidden": 10**12}
     path = write_scenario(huge)
     for args in (["validate", str(path)], ["run", str(path), "--out", str(tmp_path / "run")]):
@@ -142,3 +140,50 @@ def test_sizes_that_cannot_be_allocated_are_one_line_for_validate_and_run(tmp_pa
         assert result.exit_code == 2, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and "out of memory" in lines[0] and "Traceback" not in result.output
+
+
+class _Stopped:
+    """What Ctrl-C leaves behind, as the commands read it."""
+
+    def __init__(self, out_dir):
+        self.out_dir, self.completed_steps = out_dir, {"swd": 7}
+
+    def states(self, *wanted):
+        return ["steps=10"] if "completed" in wanted else []
+
+
+def test_an_interrupted_sweep_prints_the_command_that_continues_it(monkeypatch, tmp_path):
+    import sliceflow.engine.sweep as engine_sweep
+
+    def stopped(*args, **kwargs):
+        raise engine_sweep.SweepInterrupted(_Stopped(tmp_path / "sw eep"))
+
+    monkeypatch.setattr(engine_sweep, "sweep", stopped)
+    result = _invoke("sweep", "s.yaml", "--grid", "steps=10,20", "--grid", "methods.swd.lr=1,2",
+                     "--set", "seeds=2", "--executor", "ray", "--shard-seeds", 2,
+                     "--yes")  # fmt: skip
+    assert result.exit_code == 130
+    assert result.output.strip() == (
+        f"interrupted: 1 finished points kept in {tmp_path / 'sw eep'}; continue with: sliceflow "
+        f"sweep s.yaml --out '{tmp_path / 'sw eep'}' --grid steps=10,20 --grid "
+        "methods.swd.lr=1,2 --set seeds=2 --executor ray --shard-seeds 2 --yes"
+    )
+
+
+def test_an_interrupted_run_prints_the_command_that_continues_it(monkeypatch, tmp_path):
+    import sliceflow.engine
+
+    def stopped(*args, **kwargs):
+        raise sliceflow.engine.RunInterrupted(_Stopped(tmp_path / "run"))
+
+    monkeypatch.setattr(sliceflow.engine, "run", stopped)
+    result = _invoke("run", "s.yaml", "--steps", 9, "--methods", "swd,max_sw", "--set", "seeds=2",
+                     "--set", "methods.swd.lr=0.5", "--force", "--gif",
+                     "--no-progress")  # fmt: skip
+    assert result.exit_code == 130
+    hint = result.output.strip().splitlines()[-1]
+    assert hint == (
+        f"interrupted: kept steps {{'swd': 7}} in {tmp_path / 'run'}; continue with: sliceflow "
+        f"run s.yaml --out {tmp_path / 'run'} --steps 9 --methods swd,max_sw --set seeds=2 "
+        "--set methods.swd.lr=0.5 --force --resume"
+    )

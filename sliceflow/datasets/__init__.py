@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from sliceflow.plugins import Plugins, load_group
+from sliceflow.plugins import Plugins
+from sliceflow.registry import Registry
 
 
 class DatasetConfig(BaseModel):
@@ -79,7 +80,15 @@ class Dataset:
     grid: Grid | None = None
 
 
-DATASETS: dict[str, Dataset] = {}
+def _adopt(name: str, dataset: object) -> Dataset:
+    """A plugin's ``Dataset`` record, renamed to its entry point's name."""
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"{dataset!r} is not a sliceflow.datasets.Dataset")
+    return replace(dataset, name=name)
+
+
+DATASETS: Registry = Registry("dataset", __name__, group="sliceflow.datasets", adopt=_adopt)
+PLUGINS: Plugins = DATASETS.plugins  # where each dataset comes from, the plugins that did not load
 
 
 def register_dataset(
@@ -93,59 +102,29 @@ def register_dataset(
     """Decorator registering ``sample(config, n, stream, dim)`` under ``name``."""
 
     def decorate(sample: Sampler) -> Sampler:
-        if name in DATASETS:
-            raise RuntimeError(f"dataset {name!r} registered twice")
         text = summary or (sample.__doc__ or "").strip().splitlines()[0]
-        DATASETS[name] = Dataset(name, Config, sample, frozenset(manifolds), text, grid)
+        DATASETS.add(name, Dataset(name, Config, sample, frozenset(manifolds), text, grid))
         return sample
 
     return decorate
 
 
 def get_dataset(name: str) -> Dataset:
-    from sliceflow.errors import closest
-
-    try:
-        return DATASETS[name]
-    except KeyError:
-        if name in PLUGINS.broken:
-            raise ValueError(PLUGINS.broken[name]) from None
-        known = sorted(DATASETS)
-        raise ValueError(
-            f"unknown dataset {name!r}{closest(name, known)}; known datasets: {', '.join(known)}"
-        ) from None
-
-
-def _import_all() -> None:
-    import importlib
-    import pkgutil
-
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
-
-
-def _add_plugin(name: str, dataset: object) -> None:
-    if not isinstance(dataset, Dataset):
-        raise TypeError(f"{dataset!r} is not a sliceflow.datasets.Dataset")
-    if name in DATASETS:
-        raise RuntimeError(f"dataset {name!r} registered twice")
-    DATASETS[name] = replace(dataset, name=name)
+    """The dataset registered as ``name``; ``ValueError`` naming the known ones."""
+    return DATASETS.lookup(name)
 
 
 def dataset_origin(name: str) -> str:
     """Where dataset ``name`` comes from: ``sliceflow`` or ``plugin <package> <version> (...)``."""
-    return PLUGINS.origin(name)
+    return DATASETS.origin(name)
 
 
 def load_plugins() -> Plugins:
     """Register the datasets of installed packages (entry-point group ``sliceflow.datasets``)."""
-    return load_group("sliceflow.datasets", [DATASETS], _add_plugin, PLUGINS)
+    return DATASETS.load_plugins()
 
 
-PLUGINS = Plugins()
-_import_all()
-load_plugins()
+DATASETS.load()
 
 __all__ = ["DATASETS", "PLUGINS", "Dataset", "DatasetConfig", "Stream", "dataset_origin",
            "get_dataset", "load_plugins", "register_dataset"]  # fmt: skip

@@ -3,54 +3,23 @@
 
 Third-party packages add flows through the entry-point group ``sliceflow.flows`` (see
 :mod:`sliceflow.plugins`), and a scenario may name a class directly: ``method: mypkg.flows:MyFlow``.
+``FLOWS`` is a :class:`~sliceflow.registry.Registry`: ``FLOWS.variants`` (``FLOW_VARIANTS``) holds
+the manifold-specific implementations of a method that has a general one, e.g. dgswp on the ball.
 """
 
 from __future__ import annotations
 
-from sliceflow.errors import closest
 from sliceflow.flows.base import Flow, FlowConfig, FlowContext
-from sliceflow.plugins import Plugins, import_object, load_group
+from sliceflow.plugins import Plugins
+from sliceflow.registry import Registry
 
-FLOWS: dict[str, type[Flow]] = {}
-# Manifold-specific implementations of a method that has a general one, e.g. dgswp on the ball.
-FLOW_VARIANTS: dict[tuple[str, str], type[Flow]] = {}
+FLOWS: Registry = Registry("method", __name__, group="sliceflow.flows", base=Flow)
+FLOW_VARIANTS: dict[tuple[str, str], type[Flow]] = FLOWS.variants  # (name, manifold) -> class
+PLUGINS: Plugins = FLOWS.plugins  # where each flow comes from, the plugins that did not load
 
-
-def register(name: str, *, manifold: str | None = None):
-    """Class decorator: ``@register("swd")`` makes the flow available under ``name``.
-
-    ``@register("dgswp", manifold="poincare")`` registers the implementation of ``dgswp`` used on
-    that manifold (its class must list the manifold in ``manifolds``).
-    """
-
-    def decorate(cls: type[Flow]) -> type[Flow]:
-        key = (name, manifold)
-        if (manifold is None and name in FLOWS) or key in FLOW_VARIANTS:
-            raise RuntimeError(f"flow {name!r} registered twice")
-        cls.name = name
-        if manifold is None:
-            FLOWS[name] = cls
-        else:
-            FLOW_VARIANTS[(name, manifold)] = cls
-        return cls
-
-    return decorate
-
-
-def supported_manifolds(name: str) -> frozenset[str]:
-    """Every manifold on which method ``name`` runs."""
-    found = set(FLOWS[name].manifolds) if name in FLOWS else set()
-    found |= {m for (n, m) in FLOW_VARIANTS if n == name}
-    return frozenset(found)
-
-
-def flow_origin(name: str) -> str:
-    """Where method ``name`` comes from: ``sliceflow`` or ``plugin <package> <version> (...)``."""
-    return PLUGINS.origin(name)
-
-
-def known_flows() -> list[str]:
-    return sorted(set(FLOWS) | {n for (n, _) in FLOW_VARIANTS})
+# ``@register("swd")`` makes a flow available under its name; ``@register("dgswp",
+# manifold="poincare")`` registers the implementation of ``dgswp`` used on that manifold.
+register = FLOWS.register
 
 
 def get_flow(name: str, manifold: str | None = None) -> type[Flow]:
@@ -58,59 +27,31 @@ def get_flow(name: str, manifold: str | None = None) -> type[Flow]:
 
     ``name`` is a registered name or a class reference ``package.module:ClassName``.
     """
-    if ":" in name:
-        return _referenced_flow(name, manifold)
-    known = known_flows()
-    if name not in known:
-        if name in PLUGINS.broken:
-            raise ValueError(PLUGINS.broken[name])
-        raise ValueError(
-            f"unknown method {name!r}{closest(name, known)}; known methods: {', '.join(known)}"
-        )
-    if manifold is None:
-        return FLOWS.get(name) or next(c for (n, _), c in FLOW_VARIANTS.items() if n == name)
-    cls = FLOW_VARIANTS.get((name, manifold)) or FLOWS.get(name)
-    if cls is None or manifold not in cls.manifolds:
-        where = ", ".join(sorted(supported_manifolds(name)))
-        raise ValueError(f"method {name!r} does not run on {manifold!r}; it supports: {where}")
-    return cls
+    return FLOWS.lookup(name, manifold)
 
 
-def _referenced_flow(reference: str, manifold: str | None) -> type[Flow]:
-    cls = import_object(reference)
-    if not (isinstance(cls, type) and issubclass(cls, Flow)):
-        raise ValueError(f"method {reference!r} is not a subclass of sliceflow.flows.Flow")
-    if manifold is not None and manifold not in cls.manifolds:
-        where = ", ".join(sorted(cls.manifolds))
-        raise ValueError(f"method {reference!r} does not run on {manifold!r}; it supports: {where}")
-    return cls
+def known_flows() -> list[str]:
+    """Every registered method name, sorted."""
+    return FLOWS.names()
 
 
-def _add_plugin(name: str, cls: object) -> None:
-    if not (isinstance(cls, type) and issubclass(cls, Flow)):
-        raise TypeError(f"{cls!r} is not a subclass of sliceflow.flows.Flow")
-    register(name)(cls)
+def supported_manifolds(name: str) -> frozenset[str]:
+    """Every manifold on which method ``name`` runs."""
+    return FLOWS.supported_manifolds(name)
+
+
+def flow_origin(name: str) -> str:
+    """Where method ``name`` comes from: ``sliceflow`` or ``plugin <package> <version> (...)``."""
+    return FLOWS.origin(name)
 
 
 def load_plugins() -> Plugins:
     """Register the flows of installed packages (entry-point group ``sliceflow.flows``); a
-    broken plugin is kept in ``PLUGINS.broken`` (one line) and the others still load."""
-    return load_group("sliceflow.flows", [FLOWS, FLOW_VARIANTS], _add_plugin, PLUGINS)
+    broken plugin is kept in ``FLOWS.plugins.broken`` (one line) and the others still load."""
+    return FLOWS.load_plugins()
 
 
-def _import_all() -> None:
-    """Import every public module of this package: importing a module registers its flows."""
-    import importlib
-    import pkgutil
-
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_") and info.name != "base":
-            importlib.import_module(f"{__name__}.{info.name}")
-
-
-PLUGINS = Plugins()
-_import_all()
-load_plugins()
+FLOWS.load()
 
 __all__ = [
     "FLOWS",

@@ -1,28 +1,28 @@
-"""Manifolds by name: thin wrappers over geoopt."""
+"""Manifolds by name: thin wrappers over geoopt. ``MANIFOLDS`` is a
+:class:`~sliceflow.registry.Registry`; a module of this package registers its manifold with
+``@register_manifold`` (under the class's ``name``) on import."""
 
 from __future__ import annotations
 
 from sliceflow.manifolds.base import Manifold, ManifoldConfig
 from sliceflow.manifolds.euclidean import Euclidean
+from sliceflow.registry import Registry
 
-MANIFOLDS: dict[str, type[Manifold]] = {"euclidean": Euclidean}
+MANIFOLDS: Registry = Registry("manifold", __name__)
+MANIFOLDS.add(Euclidean.name, Euclidean)
 
 
 def register_manifold(cls: type[Manifold]) -> type[Manifold]:
-    MANIFOLDS[cls.name] = cls
-    return cls
+    """Class decorator: the manifold is available under its ``name``."""
+    return MANIFOLDS.add(cls.name, cls)
 
 
-def _import_all() -> None:
-    """Import every public module of this package: a module registers its manifold on import."""
-    import importlib
-    import pkgutil
-
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_") and info.name not in ("base", "euclidean"):
-            importlib.import_module(f"{__name__}.{info.name}")
+def get_manifold(name: object) -> type[Manifold]:
+    """The manifold class registered as ``name``; ``ValueError`` naming the known ones."""
+    return MANIFOLDS.lookup(name)
 
 
-_import_all()
+MANIFOLDS.load()
 
-__all__ = ["MANIFOLDS", "Manifold", "ManifoldConfig", "Euclidean", "register_manifold"]
+__all__ = ["MANIFOLDS", "Manifold", "ManifoldConfig", "Euclidean", "get_manifold",
+           "register_manifold"]  # fmt: skip

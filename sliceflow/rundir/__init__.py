@@ -15,8 +15,6 @@ package only. Split by concern:
 
 from __future__ import annotations
 
-from typing import Any
-
 from sliceflow.rundir.checkpoints import CHECKPOINT_MAGIC, read_checkpoint, write_checkpoint
 from sliceflow.rundir.layout import (
     CHECKPOINT_FILE,
@@ -61,17 +59,6 @@ from sliceflow.rundir.writers import (
     write_text,
     write_yaml,
 )
-
-
-def __getattr__(name: str) -> Any:
-    # ``rundir.Drawing`` was the drawing type before manifolds owned it; kept, importing the
-    # geometry only when asked, until every task records ``manifold.drawing().to_dict()``.
-    if name == "Drawing":
-        from sliceflow.manifolds.base import Drawing
-
-        return Drawing
-    raise AttributeError(f"module 'sliceflow.rundir' has no attribute {name!r}")
-
 
 __all__ = [
     "CHECKPOINT_FILE",

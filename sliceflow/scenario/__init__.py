@@ -1,4 +1,6 @@
-"""Scenario files: models (pydantic), loading with line-numbered one-line errors, per-seed clouds.
+"""Scenario files, the generic part: the base models, loading with line-numbered one-line
+errors, ``--set`` overrides, per-seed clouds. Each task's own model and rules live with the task
+(``sliceflow.tasks.<name>.scenario``); the task registry resolves a file's ``task:``.
 
 ``load_scenario(path)`` reads and validates a file; ``build_scenario(dict)`` validates the same
 content given as a dict; both raise ``ScenarioError`` whose ``str()`` is one line naming the file,
@@ -8,22 +10,16 @@ the line, the field and the fix.
 from __future__ import annotations
 
 from sliceflow.errors import ScenarioError
-from sliceflow.scenario.loading import (
-    Parser,
-    build_scenario,
-    load_scenario,
-    parse_override,
-    resolve_flow_scenario,
-)
-from sliceflow.scenario.models import Scenario, ScenarioBase
+from sliceflow.scenario.loading import build_scenario, load_scenario
+from sliceflow.scenario.models import ScenarioBase
+from sliceflow.scenario.overrides import parse_override
+from sliceflow.scenario.parser import Parser
 
 __all__ = [
     "Parser",
-    "Scenario",
     "ScenarioBase",
     "ScenarioError",
     "build_scenario",
     "load_scenario",
     "parse_override",
-    "resolve_flow_scenario",
 ]

@@ -10,7 +10,7 @@ import torch
 
 from sliceflow.datasets import Stream, get_dataset
 from sliceflow.errors import ScenarioError
-from sliceflow.scenario.models import DistributionSpec, Scenario
+from sliceflow.scenario.models import DistributionSpec
 
 
 def read_points(path: Path) -> np.ndarray:
@@ -80,8 +80,9 @@ class WeightedTargets:
         return torch.cat(self.clouds, dim=1)
 
 
-def make_clouds(scenario: Scenario, manifold, dtype: torch.dtype, device) -> tuple:
-    """(x0 (S, n, d), y): seed i samples its own source and targets, each from its own stream.
+def make_clouds(scenario, manifold, dtype: torch.dtype, device) -> tuple:
+    """(x0 (S, n, d), y): seed i samples its own source and targets, each from its own stream,
+    for a particle-flow scenario (``n_particles``, ``source``, ``target`` or ``targets``).
 
     ``y`` is (S, m, d) for a single ``target``, a :class:`WeightedTargets` for ``targets``.
     """
@@ -125,7 +126,7 @@ def make_clouds(scenario: Scenario, manifold, dtype: torch.dtype, device) -> tup
     return x0, WeightedTargets(clouds, scenario.target_weights())
 
 
-def grid_of(scenario: Scenario, side: str) -> tuple[int, int] | None:
+def grid_of(scenario, side: str) -> tuple[int, int] | None:
     """(rows, columns) when a side's points are the pixels of an image in row-major order (the
     same for every seed), else None (also for the several targets of a barycentre flow)."""
     spec = getattr(scenario, side)

@@ -1,7 +1,9 @@
-"""Pydantic models of a scenario file: the keys every kind of run shares, and the particle flow's.
+"""Pydantic models of a scenario file: the keys every kind of run shares (``ScenarioBase``) and
+the parts tasks build theirs from (distributions, manifold, methods, trace, snapshots).
 
-Loading, overrides and line-numbered errors live in :mod:`sliceflow.scenario.loading`; the
-per-seed clouds in :mod:`sliceflow.scenario.clouds`.
+Each task's own model lives with the task (``sliceflow.tasks.<name>.scenario``). Loading,
+overrides and line-numbered errors live in :mod:`sliceflow.scenario.loading`; the per-seed
+clouds in :mod:`sliceflow.scenario.clouds`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sliceflow.datasets import DatasetConfig
-from sliceflow.manifolds import MANIFOLDS, ManifoldConfig
+from sliceflow.manifolds import ManifoldConfig
 from sliceflow.rundir import OutputSettings
 
 
@@ -44,15 +46,6 @@ class DistributionSpec(Strict):
             data["n_samples"] = self.n_samples
         data.update(self.params.model_dump())
         return data
-
-
-class WeightedTargetSpec(DistributionSpec):
-    """One entry of ``targets:`` (a barycentre flow): a distribution and its weight."""
-
-    weight: float = Field(gt=0, description="weight in sum_k w_k D(x, Y_k), normalised")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "weight": self.weight}
 
 
 class MethodSpec(Strict):
@@ -186,80 +179,13 @@ class ScenarioBase(Strict):
         }
 
 
-class Scenario(ScenarioBase):
-    """A particle-flow scenario (``task: flow``, the default): sources flow toward targets."""
-
-    manifold: ManifoldSpec = ManifoldSpec()
-    dtype: Literal["float32", "float64"] | None = None
-    n_particles: int = Field(gt=0, le=MAX_POINTS)
-    dim: int | None = Field(None, gt=0, le=MAX_DIM)
-    source: DistributionSpec
-    target: DistributionSpec | None = None
-    targets: list[WeightedTargetSpec] | None = Field(None, min_length=1)
-    trace: TraceSettings = TraceSettings()
-    snapshots: SnapshotSettings = SnapshotSettings()
-
-    @model_validator(mode="after")
-    def _snapshots_fit(self):
-        self.snapshots.select(self.steps)  # raises when there would be too many
-        return self
-
-    @model_validator(mode="after")
-    def _one_target_key(self):
-        if (self.target is None) == (self.targets is None):
-            raise ValueError(
-                "give either target (one distribution) or targets (a list of {dataset or file, "
-                "weight} for a barycentre flow)"
-            )
-        return self
-
-    def target_weights(self) -> list[float] | None:
-        """The weights of ``targets`` normalised to sum 1 (None for a single target)."""
-        if self.targets is None:
-            return None
-        total = sum(t.weight for t in self.targets)
-        return [t.weight / total for t in self.targets]
-
-    def snapshot_steps(self) -> list[int]:
-        return self.snapshots.select(self.steps)
-
-    def torch_dtype(self):
-        import torch
-
-        if self.dtype is not None:
-            return getattr(torch, self.dtype)
-        return MANIFOLDS[self.manifold.name].default_dtype
-
-    def to_dict(self) -> dict[str, Any]:
-        base = super().to_dict()
-        data = {key: base[key] for key in ("name", "description", "task")}
-        data |= {
-            "manifold": {"name": self.manifold.name, **self.manifold.params.model_dump()},
-            "dtype": str(self.torch_dtype()).removeprefix("torch."),
-            "n_particles": self.n_particles,
-            "steps": self.steps,
-            "seeds": list(self.seeds),
-            "dim": self.dim,
-            "source": self.source.to_dict(),
-            **({"target": self.target.to_dict()} if self.target is not None else {}),
-            **({"targets": [t.to_dict() for t in self.targets]} if self.targets else {}),
-            "methods": base["methods"],
-            "trace": self.trace.to_dict(),
-            "snapshots": self.snapshots.model_dump(exclude_none=True),
-            "output": base["output"],
-        }
-        return data
-
-
 __all__ = [
     "DistributionSpec",
     "ManifoldSpec",
     "MethodSpec",
-    "Scenario",
     "ScenarioBase",
     "SnapshotSettings",
     "Strict",
     "TRACE_ESTIMATORS",
     "TraceSettings",
-    "WeightedTargetSpec",
 ]

@@ -17,7 +17,7 @@ Everything a stepper keeps must survive ``state_dict`` / ``load_state_dict`` so 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -155,9 +155,10 @@ class Task:
         return False
 
     @classmethod
-    def catalogue(cls) -> list[tuple[str, str]]:
-        """(name, one-line summary) of the methods this task's scenarios may name, for
-        ``sliceflow list`` (the particle flows are listed on their own)."""
+    def catalogue(cls) -> list[tuple[str, Mapping[str, Any]]]:
+        """The registries of what this task's scenarios name, as ``(title, registry)`` for
+        ``sliceflow list`` (e.g. ``[("methods", PLAN_METHODS)]``); the shared ones (datasets,
+        manifolds) are listed on their own."""
         return []
 
     @classmethod

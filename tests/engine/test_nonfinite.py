@@ -9,6 +9,7 @@ import torch
 import sliceflow
 from sliceflow.flows import FLOWS, FlowConfig, register
 from sliceflow.flows.base import Flow
+from tests.helpers import small_scenario
 
 
 class _GlitchConfig(FlowConfig):
@@ -40,11 +41,11 @@ def glitch_flow():
 def _scenario(manifold: str, failing: list[int]) -> dict:
     data = "wrapped_normal" if manifold == "poincare" else "gaussian"
     extra = {} if manifold == "poincare" else {"dim": 2, "mean": 0.0, "cov": 0.1}
-    return {
-        "name": "glitch", "manifold": manifold, "n_particles": 10, "steps": 15, "seeds": 3,
-        "source": {"dataset": data, **extra}, "target": {"dataset": data, **extra},
-        "methods": [{"method": "_glitch", "lr": 0.01, "failing_calls": failing}],
-    }  # fmt: skip
+    return small_scenario(
+        manifold=manifold, n_particles=10, steps=15, seeds=3,
+        source={"dataset": data, **extra}, target={"dataset": data, **extra},
+        methods=[{"method": "_glitch", "lr": 0.01, "failing_calls": failing}],
+    )  # fmt: skip
 
 
 def test_ball_keeps_the_failing_particle_and_counts_it(glitch_flow):

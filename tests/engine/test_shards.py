@@ -99,21 +99,15 @@ def _barycentre_flow() -> dict:
 
 
 def _plan() -> dict:
-    from tests.tasks.test_plan import plan_scenario
-
-    return plan_scenario(seeds=4, steps=6, n_points=32, snapshots={"every": 3})
+    return small_scenario("plan", seeds=4, steps=6, n_points=32, snapshots={"every": 3})
 
 
 def _dictionary() -> dict:
-    from tests.tasks.test_dictionary import small
-
-    return small(seeds=4, steps=6, snapshots={"every": 3})
+    return small_scenario("dictionary", seeds=4, steps=6, snapshots={"every": 3})
 
 
 def _flow_matching() -> dict:
-    from tests.tasks.test_flow_matching import fm_scenario
-
-    return fm_scenario(seeds=4, steps=10, snapshots={"steps": [0, 5, 10]})
+    return small_scenario("flow_matching", seeds=4, steps=10, snapshots={"steps": [0, 5, 10]})
 
 
 TASKS = {"barycentre_flow": _barycentre_flow, "plan": _plan, "dictionary": _dictionary,

@@ -80,8 +80,8 @@ def broken_plugins(tmp_path, monkeypatch):
     }
     write_dist_info(tmp_path, "broken-plugin", "0.2", groups)  # fmt: skip
     monkeypatch.syspath_prepend(str(tmp_path))
-    record = Plugins(dict(sliceflow.flows.PLUGINS.origins), {}, set(sliceflow.flows.PLUGINS.seen))
-    monkeypatch.setattr(sliceflow.flows, "PLUGINS", record)
+    record = Plugins(dict(FLOWS.plugins.origins), {}, set(FLOWS.plugins.seen))
+    monkeypatch.setattr(FLOWS, "plugins", record)
     before = dict(FLOWS)
     sliceflow.flows.load_plugins()
     yield record

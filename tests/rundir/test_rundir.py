@@ -56,11 +56,6 @@ def test_a_partial_record_keeps_what_it_has():
     assert read_drawing({"boundary_radius": 2}) == {**FLAT, "boundary_radius": 2.0}
 
 
-def test_the_old_rundir_drawing_name_is_the_manifolds_type():
-    assert rundir.Drawing is Drawing
-    assert rundir.Drawing().to_dict() == FLAT
-
-
 def test_geometry_imports_no_run_directory_engine_report_or_task():
     loaded = _modules_after("import sliceflow.manifolds")
     above = ("sliceflow.rundir", "sliceflow.engine", "sliceflow.report", "sliceflow.tasks")

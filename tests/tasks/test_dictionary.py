@@ -15,24 +15,7 @@ from sliceflow.datasets.histograms import HISTOGRAMS
 from sliceflow.engine import RunInterrupted
 from sliceflow.errors import ScenarioError
 from sliceflow.ot import barycenter
-from tests.helpers import SCENARIOS
-
-
-def small(**changes) -> dict:
-    """8 synthetic 1-D histograms on 32 bins, 2 atoms, 3 seeds: well under a second a run."""
-    scenario = {
-        "name": "wdl_small",
-        "task": "dictionary",
-        "steps": 12,
-        "seeds": 3,
-        "data": {"dataset": "gaussian_barycenters", "n_bins": 32, "n_data": 8,
-                 "means": [0.3, 0.7], "stds": [0.08, 0.05], "reg": 0.005},
-        "methods": [{"method": "wdl", "n_atoms": 2, "reg": 0.005, "n_iter": 10, "lr": 0.1}],
-        "snapshots": {"every": 4},
-        "shown": 3,
-    }  # fmt: skip
-    scenario.update(changes)
-    return scenario
+from tests.helpers import SCENARIOS, small_scenario
 
 
 @pytest.mark.slow
@@ -80,9 +63,9 @@ def test_digits_are_normalised_histograms_on_the_pixel_grid():
 
 
 def test_same_scenario_is_bit_identical_and_a_seed_alone_equals_it_in_a_batch():
-    batch = sliceflow.run(small(), write=False)
-    again = sliceflow.run(small(), write=False)
-    alone = sliceflow.run(small(seeds=[2]), write=False)
+    batch = sliceflow.run(small_scenario("dictionary"), write=False)
+    again = sliceflow.run(small_scenario("dictionary"), write=False)
+    alone = sliceflow.run(small_scenario("dictionary", seeds=[2]), write=False)
     assert np.array_equal(batch.values("wdl", "loss"), again.values("wdl", "loss"))
     assert np.array_equal(batch.values("wdl", "loss")[2], alone.values("wdl", "loss")[0])
     assert np.array_equal(batch.particles["wdl"][:, 2], alone.particles["wdl"][:, 0])
@@ -91,7 +74,7 @@ def test_same_scenario_is_bit_identical_and_a_seed_alone_equals_it_in_a_batch():
 def test_unrolled_and_autograd_gradients_give_the_same_learning_curve():
     methods = [{"method": "wdl", "label": g, "n_atoms": 2, "reg": 0.005, "n_iter": 10,
                 "lr": 0.1, "gradient": g} for g in ("unrolled", "autograd")]  # fmt: skip
-    result = sliceflow.run(small(methods=methods, seeds=1), write=False)
+    result = sliceflow.run(small_scenario("dictionary", methods=methods, seeds=1), write=False)
     unrolled, autograd = result.values("unrolled", "loss"), result.values("autograd", "loss")
     assert np.allclose(unrolled, autograd, rtol=1e-9, atol=0)
     assert unrolled[0, -1] < unrolled[0, 0] / 2
@@ -99,14 +82,14 @@ def test_unrolled_and_autograd_gradients_give_the_same_learning_curve():
 
 def test_kl_loss_is_traced_and_l2_is_the_squared_error():
     methods = [{"method": "wdl", "n_atoms": 2, "reg": 0.005, "n_iter": 10, "loss": "kl"}]
-    result = sliceflow.run(small(methods=methods, seeds=1), write=False)
+    result = sliceflow.run(small_scenario("dictionary", methods=methods, seeds=1), write=False)
     kl, l2 = result.values("wdl", "loss"), result.values("wdl", "l2")
     assert (kl > 0).all() and (l2 > 0).all() and not np.allclose(kl, l2)
     assert kl[0, -1] < kl[0, 0]
 
 
 def test_interrupted_run_resumes_bit_for_bit(tmp_path):
-    scenario = small(steps=12)
+    scenario = small_scenario("dictionary", steps=12)
     full = sliceflow.run(scenario, out=tmp_path / "full", render=False)
 
     def stop(label, step, total):
@@ -122,7 +105,7 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path):
 
 
 def test_outputs_hold_the_weights_atoms_and_reconstructions(tmp_path):
-    result = sliceflow.run(small(), out=tmp_path / "run", render=False)
+    result = sliceflow.run(small_scenario("dictionary"), out=tmp_path / "run", render=False)
     rows = result.tables["weights.csv"]
     assert len(rows) == 3 * 8 * 2 and {r[2] for r in rows} == {12}
     weights = np.array([r[5] for r in rows]).reshape(3, 8, 2)
@@ -137,7 +120,9 @@ def test_outputs_hold_the_weights_atoms_and_reconstructions(tmp_path):
 
 def _error(tmp_path, write_scenario, **changes) -> str:
     runner = CliRunner()
-    outcome = runner.invoke(app, ["validate", str(write_scenario(small(**changes)))])
+    outcome = runner.invoke(
+        app, ["validate", str(write_scenario(small_scenario("dictionary", **changes)))]
+    )
     assert outcome.exit_code == 2, outcome.output
     text = outcome.output.strip()
     assert "\n" not in text and "Traceback" not in text
@@ -177,12 +162,12 @@ def test_bad_histogram_files_give_one_line(tmp_path, write_scenario, array, expe
 def test_a_file_of_images_sets_the_grid_and_a_wrong_grid_is_refused(tmp_path):
     images = np.random.default_rng(0).random((6, 4, 5))
     np.save(tmp_path / "images.npy", images)
-    scenario = small(data={"file": str(tmp_path / "images.npy")}, steps=2)
+    scenario = small_scenario("dictionary", data={"file": str(tmp_path / "images.npy")}, steps=2)
     result = sliceflow.run(scenario, write=False)
     assert result.info["grid_shape"] == [4, 5]
     with pytest.raises(ScenarioError, match=r"grid shape \[4, 4\] has 16 bins"):
-        sliceflow.run(small(data={"file": str(tmp_path / "images.npy")}, grid={"shape": [4, 4]}),
-                      write=False)  # fmt: skip
+        sliceflow.run(small_scenario("dictionary", data={"file": str(tmp_path / "images.npy")},
+                                     grid={"shape": [4, 4]}), write=False)  # fmt: skip
 
 
 def test_digits_scenario_validates():
@@ -194,7 +179,7 @@ def test_digits_scenario_validates():
 def test_learners_in_parallel_processes_give_the_same_numbers(tmp_path):
     methods = [{"method": "wdl", "label": loss, "n_atoms": 2, "reg": 0.005, "n_iter": 10,
                 "loss": loss} for loss in ("quadratic", "kl")]  # fmt: skip
-    scenario = small(methods=methods, steps=4)
+    scenario = small_scenario("dictionary", methods=methods, steps=4)
     alone = sliceflow.run(scenario, out=tmp_path / "one", render=False)
     together = sliceflow.run(scenario, out=tmp_path / "two", render=False, jobs=2)
     for label in ("quadratic", "kl"):

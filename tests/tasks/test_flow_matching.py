@@ -11,32 +11,9 @@ import torch
 import sliceflow
 from sliceflow.engine import RunInterrupted
 from sliceflow.errors import ScenarioError
+from tests.helpers import small_scenario
 
 COLUMNS = ["method", "seed", "solver", "steps", "nfe", "w2sq"]
-
-
-def fm_scenario(**changes) -> dict:
-    """Gaussian to shifted Gaussian in 2-D, two couplings, tiny network: about a second."""
-    scenario = {
-        "name": "fm_small",
-        "task": "flow_matching",
-        "steps": 20,
-        "seeds": 2,
-        "source": {"dataset": "gaussian", "mean": 0.0, "cov": 1.0, "dim": 2},
-        "target": {"dataset": "gaussian", "mean": 3.0, "cov": 0.25, "dim": 2, "n_samples": 600},
-        "network": {"width": 16, "depth": 2},
-        "batch_size": 32,
-        "evaluation": {"n_samples": 60, "euler_steps": [1, 4], "show": 20},
-        "trace": {"every": 5},
-        "snapshots": {"steps": [0, 10, 20]},
-        "methods": [
-            {"method": "independent", "label": "icfm"},
-            {"method": "dgswp", "label": "dgswp", "init_steps": 10, "aggregate": 3},
-        ],
-        "output": {"gif": False},
-    }
-    scenario.update(changes)
-    return scenario
 
 
 def _sampling(path):
@@ -45,7 +22,7 @@ def _sampling(path):
 
 
 def test_outputs_have_the_documented_columns(tmp_path):
-    result = sliceflow.run(fm_scenario(), out=tmp_path / "run", render=False)
+    result = sliceflow.run(small_scenario("flow_matching"), out=tmp_path / "run", render=False)
     table = _sampling(tmp_path / "run")
     assert table[0] == COLUMNS
     rows = table[1:]
@@ -61,8 +38,12 @@ def test_outputs_have_the_documented_columns(tmp_path):
 
 
 def test_a_seed_gives_the_same_numbers_alone_or_in_a_batch(tmp_path):
-    batch = sliceflow.run(fm_scenario(seeds=[0, 1, 2]), out=tmp_path / "b", render=False)
-    alone = sliceflow.run(fm_scenario(seeds=[1]), out=tmp_path / "a", render=False)
+    batch = sliceflow.run(
+        small_scenario("flow_matching", seeds=[0, 1, 2]), out=tmp_path / "b", render=False
+    )
+    alone = sliceflow.run(
+        small_scenario("flow_matching", seeds=[1]), out=tmp_path / "a", render=False
+    )
     for label in ("icfm", "dgswp"):
         assert np.array_equal(batch.loss(label)[1], alone.loss(label)[0])
     rows_batch = [r[2:] for r in _sampling(tmp_path / "b")[1:] if r[1] == "1"]
@@ -70,7 +51,7 @@ def test_a_seed_gives_the_same_numbers_alone_or_in_a_batch(tmp_path):
 
 
 def test_interrupted_run_resumes_bit_for_bit(tmp_path):
-    scenario = fm_scenario()
+    scenario = small_scenario("flow_matching")
     sliceflow.run(scenario, out=tmp_path / "full", render=False)
 
     def stop(label, step, total):
@@ -98,7 +79,8 @@ def test_straight_couplings_sample_better_in_one_step(tmp_path):
     is far closer to the target than I-CFM's, and its paths are straighter."""
     methods = [{"method": "independent", "label": "icfm"},
                {"method": "minibatch_ot", "label": "ot"}]  # fmt: skip
-    scenario = fm_scenario(
+    scenario = small_scenario(
+        "flow_matching",
         steps=400,
         methods=methods,
         seeds=[0, 1, 2],
@@ -131,7 +113,7 @@ def test_straight_couplings_sample_better_in_one_step(tmp_path):
 )
 def test_bad_input_is_one_line(tmp_path, change, message):
     with pytest.raises(ScenarioError) as caught:
-        sliceflow.run(fm_scenario(**change), out=tmp_path / "run", render=False)
+        sliceflow.run(small_scenario("flow_matching", **change), out=tmp_path / "run", render=False)
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -139,14 +121,17 @@ def test_a_target_file_of_the_wrong_shape_is_one_line(tmp_path):
     np.save(tmp_path / "flat.npy", np.zeros(100))
     target = {"file": str(tmp_path / "flat.npy")}
     with pytest.raises(ScenarioError, match=r"has shape \(100,\); expected \(samples, dim"):
-        sliceflow.run(fm_scenario(target=target), out=tmp_path / "run", render=False)
+        sliceflow.run(
+            small_scenario("flow_matching", target=target), out=tmp_path / "run", render=False
+        )
 
 
 def test_target_file_of_vectors_runs(tmp_path):
     points = torch.randn(300, 3, generator=torch.Generator().manual_seed(0)).numpy()
     np.save(tmp_path / "vectors.npy", points)
-    scenario = fm_scenario(target={"file": str(tmp_path / "vectors.npy")}, steps=3,
-                           source={"dataset": "gaussian", "mean": 0.0, "cov": 1.0})  # fmt: skip
+    source = {"dataset": "gaussian", "mean": 0.0, "cov": 1.0}
+    target = {"file": str(tmp_path / "vectors.npy")}
+    scenario = small_scenario("flow_matching", target=target, steps=3, source=source)
     result = sliceflow.run(scenario, out=tmp_path / "run", render=False)
     assert result.target.shape == (2, 60, 3)  # the held-out samples
 
@@ -158,7 +143,7 @@ def test_the_speed_probe_skips_the_dgswp_initialisation():
     from sliceflow.tasks import get_task
 
     methods = [{"method": "dgswp", "label": "dgswp", "init_steps": 1_000_000, "aggregate": 2}]
-    scenario = build_scenario(fm_scenario(methods=methods))
+    scenario = build_scenario(small_scenario("flow_matching", methods=methods))
     stepper = get_task("flow_matching")(scenario, torch.device("cpu")).stepper("dgswp")
     assert 0 < stepper.seconds_per_step() < 30
 
@@ -173,4 +158,4 @@ def test_missing_torchcfm_is_one_line(monkeypatch):
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     with pytest.raises(ScenarioError, match="pip install --no-deps torchcfm"):
-        sliceflow.run(fm_scenario(), write=False)
+        sliceflow.run(small_scenario("flow_matching"), write=False)

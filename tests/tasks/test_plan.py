@@ -14,36 +14,9 @@ from sliceflow.cli import app
 from sliceflow.engine import RunInterrupted
 from sliceflow.rundir import read_npz
 from sliceflow.tasks import get_task
+from tests.helpers import small_scenario
 
 DGSWP = {"method": "dgswp", "hidden": [16, 8], "eps": 0.5, "n_perturbations": 8, "inner_lr": 0.2}
-
-
-def plan_scenario(**changes) -> dict:
-    scenario = {
-        "name": "plan_small",
-        "task": "plan",
-        "n_points": 64,
-        "steps": 12,
-        "seeds": 3,
-        "source": {"dataset": "dgswp_eight_gaussians"},
-        "target": {"dataset": "dgswp_moons"},
-        "methods": [
-            {"method": "exact"},
-            {"method": "min_swgg", "n_projections": 20},
-            {"method": "min_swgg_opt", "inner_lr": 0.05},
-            {**DGSWP, "label": "dgswp_vr"},
-            {
-                **DGSWP,
-                "label": "dgswp_adam",
-                "optimizer": "adam",
-                "inner_lr": 0.01,
-                "projection": "linear",
-                "variance_reduction": False,
-            },
-        ],  # fmt: skip
-        "snapshots": {"every": 4},
-    }
-    return scenario | changes
 
 
 def clouds(run_dir):
@@ -52,7 +25,7 @@ def clouds(run_dir):
 
 
 def test_every_plan_costs_at_least_w2_and_exact_equals_emd2(tmp_path):
-    result = sliceflow.run(plan_scenario(), out=tmp_path / "run", render=False)
+    result = sliceflow.run(small_scenario("plan"), out=tmp_path / "run", render=False)
     source, target = clouds(tmp_path / "run")
     w2 = np.array([ot.emd2([], [], ot.dist(source[s].astype(float), target[s].astype(float)))
                    for s in range(3)])  # fmt: skip
@@ -72,7 +45,7 @@ def test_every_plan_costs_at_least_w2_and_exact_equals_emd2(tmp_path):
 
 def test_keep_best_holds_the_best_plan_so_far_and_rolls_back(tmp_path):
     methods = [{**DGSWP, "label": "plain"}, {**DGSWP, "label": "best", "keep_best": True}]
-    result = sliceflow.run(plan_scenario(methods=methods, steps=25), out=tmp_path / "r",
+    result = sliceflow.run(small_scenario("plan", methods=methods, steps=25), out=tmp_path / "r",
                            render=False)  # fmt: skip
     plain, best = result.w2sq("plain"), result.w2sq("best")
     np.testing.assert_array_equal(best, np.minimum.accumulate(plain, axis=1))
@@ -86,20 +59,24 @@ def test_keep_best_holds_the_best_plan_so_far_and_rolls_back(tmp_path):
 
 def test_same_scenario_is_deterministic_and_a_seed_alone_equals_it_in_a_batch(tmp_path):
     for data_seed in (None, 7):
-        scenario = plan_scenario(data_seed=data_seed, steps=6)
+        scenario = small_scenario("plan", data_seed=data_seed, steps=6)
         first = sliceflow.run(scenario, write=False)
         again = sliceflow.run(scenario, write=False)
-        alone = sliceflow.run(plan_scenario(data_seed=data_seed, steps=6, seeds=[1]), write=False)
+        alone = sliceflow.run(
+            small_scenario("plan", data_seed=data_seed, steps=6, seeds=[1]), write=False
+        )
         for label in first.labels:
             assert np.array_equal(first.w2sq(label), again.w2sq(label))
             assert np.array_equal(first.w2sq(label)[1], alone.w2sq(label)[0])
             assert np.array_equal(first.particles[label][:, 1], alone.particles[label][:, 0])
-    fixed = sliceflow.run(plan_scenario(data_seed=7, steps=0), write=False).values("exact", "w2sq")
+    fixed = sliceflow.run(small_scenario("plan", data_seed=7, steps=0), write=False).values(
+        "exact", "w2sq"
+    )
     assert np.all(fixed == fixed[0])  # data_seed: every seed sees the same clouds
 
 
 def test_interrupted_run_resumes_bit_for_bit(tmp_path):
-    scenario = plan_scenario(steps=20, methods=[{**DGSWP, "keep_best": True},
+    scenario = small_scenario("plan", steps=20, methods=[{**DGSWP, "keep_best": True},
                                                 {"method": "min_swgg_opt"}])  # fmt: skip
     full = sliceflow.run(scenario, out=tmp_path / "full", render=False)
 
@@ -117,7 +94,7 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path):
 
 @pytest.mark.slow  # two worker processes, figures and a GIF
 def test_run_directory_has_the_plan_columns_and_figures(tmp_path):
-    scenario = plan_scenario(steps=4, methods=[{"method": "exact"}, DGSWP],
+    scenario = small_scenario("plan", steps=4, methods=[{"method": "exact"}, DGSWP],
                              output={"gif_frames": 3, "gif_size_px": 128})  # fmt: skip
     sliceflow.run(scenario, out=tmp_path / "run", jobs=2)
     header = (tmp_path / "run" / "trace.csv").read_text().splitlines()[0]
@@ -154,12 +131,10 @@ def _one_line_exit_2(path, expected):
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_plan_scenarios_give_one_line_and_exit_2(case, write_scenario):
     changes, expected = BAD[case]
-    _one_line_exit_2(write_scenario(plan_scenario(**changes)), expected)
+    _one_line_exit_2(write_scenario(small_scenario("plan", **changes)), expected)
 
 
 def test_plan_keys_and_methods_in_a_flow_scenario_give_one_line_and_exit_2(write_scenario):
-    from tests.helpers import small_scenario
-
     _one_line_exit_2(write_scenario(small_scenario(data_seed=3)), "a key of task plan")
     flow = small_scenario(methods=[{"method": "exact"}])
     _one_line_exit_2(write_scenario(flow, "flow.yaml"), "'exact' is a plan method")
@@ -189,7 +164,7 @@ def test_datasets_follow_the_papers_recipes():
 
 
 def test_plan_task_is_in_torch_float32_by_default_and_validates(tmp_path, write_scenario):
-    path = write_scenario(plan_scenario())
+    path = write_scenario(small_scenario("plan"))
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 0 and "task plan" in result.output
     task = get_task("plan")(sliceflow.load_scenario(path), torch.device("cpu"))
@@ -198,7 +173,7 @@ def test_plan_task_is_in_torch_float32_by_default_and_validates(tmp_path, write_
 
 def test_sinkhorn_plan_cost_equals_pot_and_bounds_w2(tmp_path):
     methods = [{"method": "sinkhorn", "reg": 2.0, "tol": 1e-9, "max_iter": 5000}]
-    result = sliceflow.run(plan_scenario(steps=2, seeds=2, methods=methods),
+    result = sliceflow.run(small_scenario("plan", steps=2, seeds=2, methods=methods),
                            out=tmp_path / "run", render=False)  # fmt: skip
     source, target = clouds(tmp_path / "run")
     for s in range(2):
@@ -213,7 +188,7 @@ def test_sinkhorn_plan_cost_equals_pot_and_bounds_w2(tmp_path):
 
 def test_sinkhorn_that_does_not_converge_is_one_line(write_scenario):
     methods = [{"method": "sinkhorn", "reg": 1e-3, "max_iter": 3, "scaling": None}]
-    path = write_scenario(plan_scenario(steps=1, methods=methods))
+    path = write_scenario(small_scenario("plan", steps=1, methods=methods))
     result = CliRunner().invoke(app, ["run", str(path), "--no-progress"])
     assert result.exit_code == 2 and "raise max_iter or reg" in result.output
     assert len(result.output.strip().splitlines()) == 1

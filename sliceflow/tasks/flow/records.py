@@ -21,7 +21,7 @@ from sliceflow.errors import ScenarioError
 from sliceflow.ot.exact import ASSIGNMENT_MAX_N
 from sliceflow.rundir import TraceSchema
 from sliceflow.scenario.clouds import WeightedTargets, grid_of
-from sliceflow.scenario.models import SUBSAMPLE_SIZE, Scenario
+from sliceflow.scenario.models import SUBSAMPLE_SIZE
 from sliceflow.tasks.flow.barycenter import exact_objective
 from sliceflow.tasks.flow.estimators import (
     ExactW2,
@@ -30,6 +30,7 @@ from sliceflow.tasks.flow.estimators import (
     SlicedW2,
     SubsampleW2,
 )
+from sliceflow.tasks.flow.scenario import FlowScenario
 
 # Stop when the exact-type solves of the traces are predicted to take longer than this.
 TRACE_BUDGET_SECONDS = 600.0
@@ -55,7 +56,7 @@ def traced_steps(steps: int, every: int) -> int:
     return steps // every + 1 + (1 if steps % every else 0)
 
 
-def trace_cost(scenario: Scenario, every: int | None = None) -> tuple[float, int, int, int]:
+def trace_cost(scenario: FlowScenario, every: int | None = None) -> tuple[float, int, int, int]:
     """(predicted seconds, solves, n, m) of the exact-type solves of the traces (n, m: the
     largest), tracing every ``every`` steps (default: the scenario's)."""
     trace, names = scenario.trace, scenario.trace.estimators
@@ -83,7 +84,7 @@ def trace_cost(scenario: Scenario, every: int | None = None) -> tuple[float, int
     return seconds, solves, a, b
 
 
-def check_trace_budget(scenario: Scenario) -> None:
+def check_trace_budget(scenario: FlowScenario) -> None:
     """ScenarioError (one line) if the exact traces are predicted to exceed the budget."""
     seconds, solves, n, m = trace_cost(scenario)
     if seconds <= TRACE_BUDGET_SECONDS:
@@ -115,7 +116,7 @@ def _duration(seconds: float) -> str:
 class FlowRecords:
     """The estimators, trace schema and snapshot layout of one particle-flow run."""
 
-    def __init__(self, scenario: Scenario, manifold, x0: torch.Tensor, y) -> None:
+    def __init__(self, scenario: FlowScenario, manifold, x0: torch.Tensor, y) -> None:
         self.scenario, self.manifold, self.x0, self.y = scenario, manifold, x0, y
         self.weighted = isinstance(y, WeightedTargets)
         if self.weighted:  # a barycentre flow: the exact sum_k w_k W2^2(x, Y_k)
@@ -238,7 +239,7 @@ def _take(points: torch.Tensor, index) -> np.ndarray:
     return np.take_along_axis(values, index[..., None], axis=1)
 
 
-def make_estimators(scenario: Scenario, manifold, x0, y) -> list[Any]:
+def make_estimators(scenario: FlowScenario, manifold, x0, y) -> list[Any]:
     """The trace estimators of ``scenario.trace`` in order, with their per-seed fixed draws."""
     trace, seeds = scenario.trace, scenario.seeds
     (_, n, d), m = x0.shape, y.shape[1]

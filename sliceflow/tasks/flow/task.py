@@ -6,32 +6,34 @@ stepped toward target samples by each method's flow, and their distance to the t
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
+from sliceflow.flows import FLOWS
 from sliceflow.manifolds import MANIFOLDS
 from sliceflow.ot.policy import is_large, is_tiny
 from sliceflow.rundir import TraceSchema
 from sliceflow.scenario.clouds import WeightedTargets, make_clouds
-from sliceflow.scenario.loading import resolve_flow_scenario
-from sliceflow.scenario.models import MethodSpec, Scenario
+from sliceflow.scenario.models import MethodSpec
 from sliceflow.tasks import register_task
 from sliceflow.tasks.base import Stepper, Task, cpu_clone
 from sliceflow.tasks.flow.barycenter import build_flow, check_methods, references
 from sliceflow.tasks.flow.records import FlowRecords, check_trace_budget
+from sliceflow.tasks.flow.scenario import FlowScenario, resolve_flow_scenario
 
 
 @register_task("flow")
 class ParticleFlow(Task):
     """Source particles flow toward target samples; trace ``loss`` and the distance to them."""
 
-    Scenario = Scenario
+    Scenario = FlowScenario
     schema = TraceSchema(("loss", "w2sq"), "w2sq", "exact W2^2")
     resolve_scenario = staticmethod(resolve_flow_scenario)
 
-    def __init__(self, scenario: Scenario, device: torch.device) -> None:
+    def __init__(self, scenario: FlowScenario, device: torch.device) -> None:
         super().__init__(scenario, device)
         self.manifold = MANIFOLDS[scenario.manifold.name](scenario.manifold.params)
         self.x0, self.y = make_clouds(scenario, self.manifold, scenario.torch_dtype(), device)
@@ -40,6 +42,10 @@ class ParticleFlow(Task):
         self._references = None
         self.records = FlowRecords(scenario, self.manifold, self.x0, self.y)
         self.schema = self.records.schema
+
+    @classmethod
+    def catalogue(cls) -> list[tuple[str, Mapping[str, Any]]]:
+        return [("methods", FLOWS)]
 
     def build_stepper(self, spec: MethodSpec) -> ParticleStepper:
         scenario = self.scenario
@@ -57,7 +63,7 @@ class ParticleFlow(Task):
         return self.records.final_arrays()
 
     @classmethod
-    def check_budget(cls, scenario: Scenario) -> None:
+    def check_budget(cls, scenario: FlowScenario) -> None:
         check_trace_budget(scenario)
 
     def run_info(self) -> dict[str, Any]:

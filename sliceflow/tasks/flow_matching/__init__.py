@@ -1,4 +1,4 @@
-"""Conditional flow matching (``task: flow_matching``): the task, its scenario (``settings``),
+"""Conditional flow matching (``task: flow_matching``): the task, its scenario (``scenario``),
 the couplings of source and target samples (``couplings``: thin adapters over the maths), the
 velocity network, the training data stream and the ODE samplers used to evaluate a trained
 network."""

@@ -10,26 +10,28 @@ the training loss; at the last step the network is scored on held-out target sam
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
 from sliceflow.errors import ScenarioError
+from sliceflow.manifolds.base import Drawing
 from sliceflow.manifolds.euclidean import Euclidean
 from sliceflow.ot.exact import exact_w2sq_batch
 from sliceflow.ot.policy import is_tiny
 from sliceflow.random import rand, randn
-from sliceflow.rundir import Drawing, TraceSchema
+from sliceflow.rundir import TraceSchema
 from sliceflow.scenario.models import MethodSpec
 from sliceflow.tasks import register_task
 from sliceflow.tasks.base import Stepper, Task, cpu_clone
-from sliceflow.tasks.flow_matching.couplings import CouplingContext, get_coupling
+from sliceflow.tasks.flow_matching.couplings import COUPLINGS, CouplingContext, get_coupling
 from sliceflow.tasks.flow_matching.data import TrainingStream, prepare_data
 from sliceflow.tasks.flow_matching.evaluation import Scores, score
 from sliceflow.tasks.flow_matching.network import VelocityMLP
 from sliceflow.tasks.flow_matching.sampling import euler
-from sliceflow.tasks.flow_matching.settings import (
+from sliceflow.tasks.flow_matching.scenario import (
     FlowMatchingScenario,
     resolve_flow_matching_scenario,
 )
@@ -61,11 +63,8 @@ class FlowMatching(Task):
         self._floor: list[float] | None = None
 
     @classmethod
-    def catalogue(cls) -> list[tuple[str, str]]:
-        from sliceflow.tasks.flow_matching.couplings import COUPLINGS
-
-        get_coupling("independent")  # imports every coupling module
-        return [(name, coupling.summary) for name, coupling in sorted(COUPLINGS.items())]
+    def catalogue(cls) -> list[tuple[str, Mapping[str, Any]]]:
+        return [("methods", COUPLINGS)]
 
     def build_stepper(self, spec) -> FlowMatchingStepper:
         return FlowMatchingStepper(self, spec)

@@ -11,11 +11,11 @@ projections; ``data_seed`` draws the same clouds for every seed, as the paper do
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field, model_validator
 
 from sliceflow.datasets import Stream
 from sliceflow.errors import ScenarioError
@@ -25,87 +25,11 @@ from sliceflow.ot.policy import is_tiny
 from sliceflow.ot.sliced._plans import PlanCosts
 from sliceflow.rundir import TraceSchema
 from sliceflow.scenario.clouds import sample_distribution
-from sliceflow.scenario.models import (
-    DistributionSpec,
-    MethodSpec,
-    ScenarioBase,
-    SnapshotSettings,
-    Strict,
-)
+from sliceflow.scenario.models import MethodSpec
 from sliceflow.tasks import register_task
 from sliceflow.tasks.base import Stepper, Task, cpu_clone
 from sliceflow.tasks.plan.methods import PLAN_METHODS, PlanContext, get_plan_method
-
-MAX_POINTS = 20_000  # the exact W2^2 needs an n x n cost matrix (3.2 GB at this size)
-
-
-class PlanTraceSettings(Strict):
-    every: int = Field(1, gt=0, description="plan costs every k steps (and at the last step)")
-
-
-class PlanScenario(ScenarioBase):
-    """A plan scenario (``task: plan``): fixed clouds, plan methods, a number of iterations."""
-
-    task: str = "plan"
-    n_points: int = Field(gt=0, le=MAX_POINTS, description="points per cloud (both sides)")
-    dim: int | None = Field(None, gt=0)
-    dtype: Literal["float32", "float64"] = "float32"
-    source: DistributionSpec
-    target: DistributionSpec
-    data_seed: int | None = Field(None, ge=0, description="the same clouds for every seed")
-    trace: PlanTraceSettings = PlanTraceSettings()
-    snapshots: SnapshotSettings = SnapshotSettings()
-
-    @model_validator(mode="after")
-    def _equal_sizes(self):
-        sizes = {side: spec.n_samples or self.n_points for side, spec in
-                 (("source", self.source), ("target", self.target))}  # fmt: skip
-        if sizes["source"] != sizes["target"]:
-            raise ValueError(
-                f"a permutation plan needs as many source as target points (source "
-                f"{sizes['source']}, target {sizes['target']}); give both the same n_samples"
-            )
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        base = super().to_dict()
-        data = {key: base[key] for key in ("name", "description", "task")}
-        data |= {
-            "n_points": self.n_points,
-            "dim": self.dim,
-            "dtype": self.dtype,
-            "steps": self.steps,
-            "seeds": list(self.seeds),
-            "data_seed": self.data_seed,
-            "source": self.source.to_dict(),
-            "target": self.target.to_dict(),
-            "methods": base["methods"],
-            "trace": self.trace.model_dump(),
-            "snapshots": self.snapshots.model_dump(exclude_none=True),
-            "output": base["output"],
-        }
-        return data
-
-
-def resolve_plan_scenario(data: dict, parser, keep: list[str] | None) -> dict:
-    """The plan keys: Euclidean source and target, methods from the plan-method registry."""
-    for side in ("source", "target"):
-        if side in data:
-            data[side] = parser.distribution(data[side], side, "euclidean")
-    data["methods"] = parser.methods(data.get("methods"), _plan_method, keep)
-    return data
-
-
-def _plan_method(name: str):
-    from sliceflow.flows import known_flows
-    from sliceflow.tasks.plan.methods import PLAN_METHODS
-
-    if name not in PLAN_METHODS and name in known_flows():
-        raise ValueError(
-            f"{name!r} is a flow, not a plan method (task plan); plan methods: "
-            f"{', '.join(sorted(PLAN_METHODS))}"
-        )
-    return get_plan_method(name)
+from sliceflow.tasks.plan.scenario import PlanScenario, resolve_plan_scenario
 
 
 def plan_clouds(scenario: PlanScenario, dtype: torch.dtype, device) -> tuple:
@@ -156,8 +80,8 @@ class PlanTask(Task):
     resolve_scenario = staticmethod(resolve_plan_scenario)
 
     @classmethod
-    def catalogue(cls) -> list[tuple[str, str]]:
-        return [(name, method.summary) for name, method in sorted(PLAN_METHODS.items())]
+    def catalogue(cls) -> list[tuple[str, Mapping[str, Any]]]:
+        return [("methods", PLAN_METHODS)]
 
     def __init__(self, scenario: PlanScenario, device: torch.device) -> None:
         super().__init__(scenario, device)
