@@ -84,7 +84,7 @@ def prepare_data(scenario, device: torch.device) -> FlowMatchingData:
     """Seed i: its target set (``Stream(i, "target")``) split at random into held-out and
     training rows, evaluation sources from ``Stream(i, "source")``, training sources of epoch e
     from ``Stream(i, "source", part=e + 1)``; ScenarioError (one line) on unusable data."""
-    from sliceflow.tasks.flow_matching.settings import DEFAULT_TARGET_SAMPLES
+    from sliceflow.tasks.flow_matching.scenario import DEFAULT_TARGET_SAMPLES
 
     n_eval, dtype = scenario.evaluation.n_samples, scenario.torch_dtype()
     targets = []
