@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from sliceflow.datasets import DatasetConfig, Stream
+from sliceflow.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -36,31 +37,23 @@ class HistogramDataset:
     summary: str
 
 
-HISTOGRAMS: dict[str, HistogramDataset] = {}
+HISTOGRAMS: Registry = Registry("histogram dataset", "sliceflow.datasets")
 
 
 def register_histograms(name: str, Config: type[DatasetConfig] = DatasetConfig):
     """Decorator registering ``make(config, stream) -> HistogramData`` under ``name``."""
 
     def decorate(make):
-        if name in HISTOGRAMS:
-            raise RuntimeError(f"histogram dataset {name!r} registered twice")
         summary = (make.__doc__ or "").strip().splitlines()[0]
-        HISTOGRAMS[name] = HistogramDataset(name, Config, make, summary)
+        HISTOGRAMS.add(name, HistogramDataset(name, Config, make, summary))
         return make
 
     return decorate
 
 
 def get_histograms(name: str) -> HistogramDataset:
-    from sliceflow.errors import closest
-
-    if name not in HISTOGRAMS:
-        known = sorted(HISTOGRAMS)
-        raise ValueError(
-            f"unknown histogram dataset {name!r}{closest(name, known)}; known: {', '.join(known)}"
-        )
-    return HISTOGRAMS[name]
+    """The histogram dataset ``name``; ``ValueError`` naming the closest and the known ones."""
+    return HISTOGRAMS.lookup(name)
 
 
 def grid_coordinates(shape: tuple[int, ...], size: float = 1.0) -> np.ndarray:

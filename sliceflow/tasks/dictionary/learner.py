@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from sliceflow.errors import closest
-from sliceflow.ot.entropic._barycenter import barycenter
+from sliceflow.ot.entropic import barycenter
+from sliceflow.registry import Registry
 from sliceflow.tasks.base import Stepper
 
 # Stored iterates of one barycentre call (two (n, C, K) tensors per iteration) stay under this.
@@ -252,15 +252,10 @@ def matched_atom_w2(learned: np.ndarray, true: np.ndarray, x: np.ndarray) -> flo
     return float(distance[rows, columns].max())
 
 
-METHODS: dict[str, type[DictionaryStepper]] = {"wdl": DictionaryStepper}
+METHODS: Registry = Registry("dictionary method", "sliceflow.tasks.dictionary")
+METHODS.add("wdl", DictionaryStepper)
 
 
 def get_method(name: str) -> type[DictionaryStepper]:
-    """The learner registered as ``name``; ValueError naming the known ones."""
-    if name not in METHODS:
-        known = sorted(METHODS)
-        raise ValueError(
-            f"unknown method {name!r} for task dictionary{closest(name, known)}; "
-            f"known: {', '.join(known)}"
-        )
-    return METHODS[name]
+    """The learner registered as ``name``; ``ValueError`` naming the closest and the known ones."""
+    return METHODS.lookup(name)
