@@ -27,7 +27,7 @@ from sliceflow.flows import FlowContext, get_flow
 from sliceflow.manifolds import MANIFOLDS
 from sliceflow.ot.exact import exact_w2sq_batch
 from sliceflow.scenario import load_scenario
-from sliceflow.scenario.clouds import make_clouds
+from sliceflow.tasks.flow.clouds import make_clouds
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "sinkhorn_two_moons.yaml"
 LR_GEOMLOSS = 0.05

@@ -9,7 +9,7 @@ import torch
 from sliceflow.datasets import DATASETS, Stream
 from sliceflow.manifolds import Euclidean
 from sliceflow.scenario import build_scenario
-from sliceflow.scenario.clouds import make_clouds
+from sliceflow.tasks.flow.clouds import make_clouds
 from tests.helpers import small_scenario
 
 # Generators only: an image's pixels repeat colours, so two samples of one image may share points

@@ -17,7 +17,7 @@ import torch
 
 from sliceflow.flows import FlowContext, get_flow
 from sliceflow.ot.exact import exact_w2sq_batch
-from sliceflow.scenario.clouds import WeightedTargets
+from sliceflow.tasks.flow.clouds import WeightedTargets
 
 
 class WeightedFlows:

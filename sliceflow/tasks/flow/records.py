@@ -20,9 +20,9 @@ from sliceflow.datasets import Stream
 from sliceflow.errors import ScenarioError
 from sliceflow.ot.exact import ASSIGNMENT_MAX_N
 from sliceflow.rundir import TraceSchema
-from sliceflow.scenario.clouds import WeightedTargets, grid_of
 from sliceflow.scenario.models import SUBSAMPLE_SIZE
 from sliceflow.tasks.flow.barycenter import exact_objective
+from sliceflow.tasks.flow.clouds import WeightedTargets, grid_of
 from sliceflow.tasks.flow.estimators import (
     ExactW2,
     PaletteW2,

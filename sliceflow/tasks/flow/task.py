@@ -16,11 +16,11 @@ from sliceflow.flows import FLOWS
 from sliceflow.manifolds import MANIFOLDS
 from sliceflow.ot.policy import is_large, is_tiny
 from sliceflow.rundir import TraceSchema
-from sliceflow.scenario.clouds import WeightedTargets, make_clouds
 from sliceflow.scenario.models import MethodSpec
 from sliceflow.tasks import register_task
 from sliceflow.tasks.base import Stepper, Task, cpu_clone
 from sliceflow.tasks.flow.barycenter import build_flow, check_methods, references
+from sliceflow.tasks.flow.clouds import WeightedTargets, make_clouds
 from sliceflow.tasks.flow.records import FlowRecords, check_trace_budget
 from sliceflow.tasks.flow.scenario import FlowScenario, resolve_flow_scenario
 
