@@ -2,8 +2,8 @@
 the parts tasks build theirs from (distributions, manifold, methods, trace, snapshots).
 
 Each task's own model lives with the task (``sliceflow.tasks.<name>.scenario``). Loading,
-overrides and line-numbered errors live in :mod:`sliceflow.scenario.loading`; the per-seed
-clouds in :mod:`sliceflow.scenario.clouds`.
+overrides and line-numbered errors live in :mod:`sliceflow.scenario.loading`; the samples of a
+distribution in :mod:`sliceflow.scenario.clouds`.
 """
 
 from __future__ import annotations
