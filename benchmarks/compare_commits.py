@@ -65,13 +65,13 @@ def main() -> int:
     print(f"{'scenario':24s} {'method':22s} {'old ms':>9s} {'new ms':>9s} {'new/old':>8s}")
     worst = 0.0
     for name in args.names:
-        scenario = args.new / "scenarios" / f"{name}.yaml"
         times: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
         for repeat in range(args.repeats):
             order = ("old", "new") if repeat % 2 == 0 else ("new", "old")
             for which in order:
-                checkout = args.old if which == "old" else args.new
-                found = step_times(checkout.resolve(), scenario, args.steps, args.seeds)
+                checkout = (args.old if which == "old" else args.new).resolve()
+                scenario = checkout / "scenarios" / f"{name}.yaml"  # each commit's own file
+                found = step_times(checkout, scenario, args.steps, args.seeds)
                 for method, seconds in found.items():
                     times[which].setdefault(method, []).append(seconds)
         for method in times["new"]:
