@@ -18,6 +18,7 @@ import yaml
 from sliceflow.errors import ScenarioError, closest
 from sliceflow.scenario.overrides import apply_override
 from sliceflow.scenario.parser import Parser
+from sliceflow.yaml_safe import YAMLInputError, load_yaml, read_yaml_text
 
 
 def load_scenario(path: str | Path, **changes: Any):
@@ -31,11 +32,18 @@ def load_scenario(path: str | Path, **changes: Any):
         hint = " (it is a directory)" if path.is_dir() else ""
         raise ScenarioError(f"file not found{hint}; check the path", source=source)
     try:
-        text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
-        lines = _line_map(yaml.compose(text))
+        raw, lines = load_yaml(read_yaml_text(path))
     except UnicodeDecodeError:
         raise ScenarioError("not a UTF-8 text file; give a YAML scenario", source=source) from None
+    except OSError as error:
+        raise ScenarioError(
+            f"cannot read it ({error.strerror or error}); check the file's permissions",
+            source=source,
+        ) from None
+    except YAMLInputError as error:
+        raise ScenarioError(
+            error.problem, source=source, path=error.path, line=error.line
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
@@ -95,22 +103,6 @@ def _other_task(key: str, current: str) -> str:
 
     owners = sorted(n for n, t in TASKS.items() if n != current and key in t.Scenario.model_fields)
     return f" (a key of task {owners[0]}: set task: {owners[0]})" if owners else ""
-
-
-def _line_map(node, path=(), out=None) -> dict[tuple, int]:
-    """Path of every YAML node -> its 1-based line, for error messages."""
-    out = {} if out is None else out
-    if node is None:
-        return out
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, child in node.value:
-            _line_map(child, (*path, key.value), out)
-            out[(*path, key.value)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, child in enumerate(node.value):
-            _line_map(child, (*path, index), out)
-    return out
 
 
 __all__ = ["build_scenario", "load_scenario"]

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from sliceflow.errors import ScenarioError
+from sliceflow.yaml_safe import YAMLInputError, safe_load
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -21,7 +22,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ScenarioError(f"--set {text!r}: expected key.path=value, e.g. methods.swd.lr=0.1")
     key, value = text.split("=", 1)
     try:
-        parsed = yaml.safe_load(value)
+        parsed = safe_load(value)
+    except YAMLInputError as error:  # a value past the bounds is refused, not taken as text
+        raise ScenarioError(f"--set {key.strip()}: {error.problem}") from None
     except yaml.YAMLError:
         parsed = value
     if isinstance(parsed, str):  # YAML 1.1 reads 1e-2 as a string
