@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, create_model
 
 
 class SolverConfig(BaseModel):
-    """Base of the solvers' settings: unknown keys are rejected, values are frozen."""
+    """Base of the solvers' settings: unknown keys are rejected, values are frozen, floats are
+    finite (an infinite or NaN step size, tolerance or regularisation means nothing)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @classmethod
     def with_defaults(

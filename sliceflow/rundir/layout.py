@@ -8,6 +8,7 @@ adds: the trace schema, how the space is drawn, versions, progress) and ``checkp
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, TypedDict
 
@@ -24,6 +25,16 @@ KEY_COLUMNS = ("method", "seed", "step")
 SUMMARY_COLUMNS = ("method", "step", "n_seeds", "n_diverged", "q25", "median", "q75")
 METRIC_COLUMNS = ("method", "seed", "step", "name", "value")
 REWRITE = "re-run the scenario to rewrite it"
+
+
+def file_label(label: str) -> str:
+    """A method label (or a column or metric name) made safe for a file name: each run of
+    characters other than ASCII letters, digits, ``_``, ``.`` and ``-`` becomes one ``_``.
+
+    The scenario refuses labels that give the same file name (``a/b`` and ``a_b``), so each
+    method's files (``flow_<label>.gif`` ...) are its own.
+    """
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
 
 
 @dataclass(frozen=True)

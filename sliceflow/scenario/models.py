@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sliceflow.datasets import DatasetConfig
 from sliceflow.manifolds import ManifoldConfig
 from sliceflow.rundir import OutputSettings
+from sliceflow.scenario.bounds import int_limit
 
 
 class Strict(BaseModel):
-    """Unknown keys rejected, values frozen."""
+    """Unknown keys rejected, values frozen, floats finite (no ``.inf``, no ``.nan``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ManifoldSpec(Strict):
@@ -32,6 +33,8 @@ MAX_POINTS = 10_000_000  # particles or samples per seed
 MAX_DIM = 100_000
 MAX_STEPS = 100_000_000
 MAX_SNAPSHOTS = 100_000
+MAX_NAME = 128  # characters of a scenario name (a folder name; file systems allow 255 bytes)
+MAX_SEED = 2**63 - 1  # torch's manual_seed takes < 2**64; run folders keep seeds as int64
 
 
 class DistributionSpec(Strict):
@@ -144,14 +147,24 @@ class SnapshotSettings(Strict):
 class ScenarioBase(Strict):
     """What every kind of run has: a name, seeds, a number of steps, methods and outputs."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", max_length=MAX_NAME)
     description: str = ""
     task: str = "flow"
     steps: int = Field(ge=0, le=MAX_STEPS)
-    seeds: list[int]
+    seeds: list[int] = Field(json_schema_extra=int_limit(MAX_SEED))
     methods: list[MethodSpec] = Field(min_length=1)
     output: OutputSettings = OutputSettings()
     base_dir: str = Field(".", exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder(cls, name: str) -> str:
+        if name.startswith("."):  # ".", ".." and hidden names: runs/<name> must be a new folder
+            raise ValueError(
+                f"name {name!r} starts with a dot, so runs/<name> would be the current folder, "
+                "its parent or a hidden folder; start it with a letter or a digit"
+            )
+        return name
 
     @model_validator(mode="after")
     def _gif_seed_in_range(self):

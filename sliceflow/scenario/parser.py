@@ -17,7 +17,9 @@ from pydantic import BaseModel, ValidationError
 from sliceflow.datasets import get_dataset
 from sliceflow.errors import ScenarioError, closest
 from sliceflow.manifolds import MANIFOLDS
-from sliceflow.scenario.models import DistributionSpec, ManifoldSpec, MethodSpec
+from sliceflow.rundir.layout import file_label
+from sliceflow.scenario.bounds import first_problem
+from sliceflow.scenario.models import MAX_SEED, DistributionSpec, ManifoldSpec, MethodSpec
 from sliceflow.scenario.overrides import default_label
 
 MAX_SEEDS = 100_000
@@ -39,9 +41,13 @@ class Parser:
         if not isinstance(params, dict):
             raise self.fail(f"expected a mapping of keys, got {_shown(params)}", path)
         try:
-            return model.model_validate(params)
+            validated = model.model_validate(params)
         except ValidationError as error:
             raise self._from_pydantic(error, path, model) from None
+        found = first_problem(validated)
+        if found is not None:
+            raise self.fail(found[1], (*path, *found[0]))
+        return validated
 
     def seeds(self, value: Any) -> list[int]:
         if isinstance(value, bool) or not isinstance(value, (int, list)):
@@ -54,6 +60,13 @@ class Parser:
         valid = all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
         if not seeds or not valid or len(seeds) > MAX_SEEDS:
             raise self.fail("seeds must be a positive count or a list of integers >= 0", ("seeds",))
+        for index, seed in enumerate(seeds):
+            if seed > MAX_SEED:
+                raise self.fail(
+                    f"seed {_shown(seed)} is out of range; seeds are integers from 0 to "
+                    f"{MAX_SEED} (2**63 - 1)",
+                    ("seeds", index) if isinstance(value, list) else ("seeds",),
+                )
         if len(set(seeds)) != len(seeds):
             raise self.fail("seeds must not repeat", ("seeds",))
         return seeds
@@ -122,7 +135,7 @@ class Parser:
             raise self.fail(
                 "methods must be a non-empty list, e.g. [{method: swd, lr: 0.01}]", ("methods",)
             )
-        specs, labels = [], set()
+        specs, labels, files = [], set(), {}
         for index, entry in enumerate(value):
             path = ("methods", index)
             entry = {"method": entry} if isinstance(entry, str) else entry
@@ -139,6 +152,7 @@ class Parser:
                 raise self.fail(
                     f"label {label!r} is used twice; give each entry its own label", path
                 )
+            self._check_label(label, files, (*path, "label"))
             labels.add(label)
             params = {k: v for k, v in entry.items() if k not in ("method", "label")}
             config = self.validate(cls.Config, params, path)
@@ -153,6 +167,30 @@ class Parser:
             specs = [s for s in specs if s.label in keep]
         return specs
 
+    def _check_label(self, label: str, files: dict[str, str], path: tuple) -> None:
+        """A label names the method's files and is chosen by ``--methods a,b``: no comma, no
+        edge spaces or control characters, and no two labels sharing a file name (``a/b`` and
+        ``a_b`` both give ``flow_a_b.gif``; ``SWD`` and ``swd`` do on a case-blind disk)."""
+        problem = (
+            "holds a comma, which --methods a,b reads as two labels" if "," in label
+            else "starts or ends with a space, which --methods drops" if label != label.strip()
+            else "holds a control character (a tab, a line break)" if not label.isprintable()
+            else None
+        )  # fmt: skip
+        if problem:
+            raise self.fail(f"label {label!r} {problem}; rename it (e.g. swd_fast)", path)
+        name = file_label(label)
+        other = files.setdefault(name.casefold(), label)
+        if other != label:
+            same = file_label(other) == name
+            raise self.fail(
+                f"labels {other!r} and {label!r} "
+                + (f"both become {name!r} in file names (e.g. flow_{name}.gif)" if same else
+                   "give file names that differ only in case, one file on macOS and Windows")
+                + "; give labels that differ in letters, digits, '_', '.' or '-'",
+                path,
+            )  # fmt: skip
+
     def _from_pydantic(self, error: ValidationError, path: tuple, model) -> ScenarioError:
         first = error.errors()[0]
         loc = tuple(first["loc"])
@@ -165,6 +203,9 @@ class Parser:
             return self.fail(f"unknown key{hint}{listing}", full)
         if first["type"] == "missing":
             return self.fail("required key is missing; add it", full)
+        if first["type"] == "finite_number":
+            return self.fail(f"must be a finite number, not {first.get('input')}; give a finite "
+                             "value", full)  # fmt: skip
         message = first["msg"].removeprefix("Value error, ")
         value = first.get("input")
         shown = f" (got {_shown(value)})" if not isinstance(value, (dict, list)) else ""

@@ -7,6 +7,7 @@ validated for that manifold.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any, Literal
 
@@ -23,6 +24,8 @@ from sliceflow.scenario.models import (
     TraceSettings,
 )
 from sliceflow.scenario.parser import Parser
+
+MAX_BYTES = 2**40  # 1 TiB: an allocation beyond any machine a scenario runs on
 
 
 class WeightedTargetSpec(DistributionSpec):
@@ -53,6 +56,24 @@ class FlowScenario(ScenarioBase):
         return self
 
     @model_validator(mode="after")
+    def _fits_a_machine(self):
+        # lower bounds (a coordinate per point at least, 4 bytes each): what the run allocates
+        # before its first step, the particles of all seeds and the kept snapshots per method
+        S, n, d = len(self.seeds), self.n_particles, self.dim or 1
+        kept = len(self.methods) * len(self.snapshot_steps()) * min(n, self.snapshots.max_points)
+        for what, count, fix in (
+            ("the particles of all seeds", S * n * d, "fewer seeds or particles"),
+            ("the snapshots of all methods", S * kept * d, "fewer snapshots (snapshots.count) "
+             "or snapshots.max_points"),
+        ):  # fmt: skip
+            if 4 * count > MAX_BYTES:
+                raise ValueError(
+                    f"{what} need at least {4 * count / 2**40:.0f} TiB of memory, more than "
+                    f"any machine holds; use {fix}"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _one_target_key(self):
         if (self.target is None) == (self.targets is None):
             raise ValueError(
@@ -65,8 +86,12 @@ class FlowScenario(ScenarioBase):
         """The weights of ``targets`` normalised to sum 1 (None for a single target)."""
         if self.targets is None:
             return None
-        total = sum(t.weight for t in self.targets)
-        return [t.weight / total for t in self.targets]
+        weights = [t.weight for t in self.targets]
+        total = sum(weights)
+        if not math.isfinite(total):  # 1e308 + 1e308: scale by the largest first (exact)
+            weights = [w / max(weights) for w in weights]
+            total = sum(weights)
+        return [w / total for w in weights]
 
     def snapshot_steps(self) -> list[int]:
         return self.snapshots.select(self.steps)

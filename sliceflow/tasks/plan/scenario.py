@@ -11,7 +11,13 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from sliceflow.scenario.models import DistributionSpec, ScenarioBase, SnapshotSettings, Strict
+from sliceflow.scenario.models import (
+    MAX_SEED,
+    DistributionSpec,
+    ScenarioBase,
+    SnapshotSettings,
+    Strict,
+)
 from sliceflow.tasks.plan.methods import PLAN_METHODS, get_plan_method
 
 MAX_POINTS = 20_000  # the exact W2^2 needs an n x n cost matrix (3.2 GB at this size)
@@ -30,7 +36,9 @@ class PlanScenario(ScenarioBase):
     dtype: Literal["float32", "float64"] = "float32"
     source: DistributionSpec
     target: DistributionSpec
-    data_seed: int | None = Field(None, ge=0, description="the same clouds for every seed")
+    data_seed: int | None = Field(
+        None, ge=0, le=MAX_SEED, description="the same clouds for every seed"
+    )
     trace: PlanTraceSettings = PlanTraceSettings()
     snapshots: SnapshotSettings = SnapshotSettings()
 
