@@ -128,13 +128,12 @@ def read_csv(path: Path, name: str) -> tuple[np.ndarray, Callable[[int], str]]:
     if first is None:
         raise DataFileError(f"{name}: has no rows of numbers; give one point per line")
     skip = first + 1 if _is_header(_content(lines[first])) else 0
-    body = "\n".join(lines[skip:])
+    if not any(_content(line) for line in lines[skip:]):
+        raise DataFileError(f"{name}: has a header but no rows of numbers; give one point per line")
     try:
-        values = np.loadtxt(io.StringIO(body), delimiter=",", ndmin=2)
+        values = np.loadtxt(io.StringIO("\n".join(lines[skip:])), delimiter=",", ndmin=2)
     except ValueError as error:
         raise _bad_line(lines, skip, name, error) from None
-    if values.shape[0] == 0:
-        raise DataFileError(f"{name}: has a header but no rows of numbers; give one point per line")
 
     def where(row: int) -> str:  # found again only for a message: a pass over every line
         numbers = [i + 1 for i in range(skip, len(lines)) if _content(lines[i])]
