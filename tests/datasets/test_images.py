@@ -125,11 +125,8 @@ def _validate_source_image(tmp_path, image: str):
     path.write_text(yaml.safe_dump(scenario))
     result = runner.invoke(app, ["validate", str(path)])
     output = result.output.strip()
-    assert (
-        result.exit_code == 2
-        and result.exception is None
-        or isinstance(result.exception, SystemExit)
-    ), output
+    assert result.exit_code == 2, output
+    assert result.exception is None or isinstance(result.exception, SystemExit), output
     assert len(output.splitlines()) == 1 and output.startswith("error: img: source: "), output
     return output
 
