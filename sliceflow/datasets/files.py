@@ -72,7 +72,7 @@ def read_npy(path: Path, name: str) -> np.ndarray:
             if version != (1, 0):
                 read_header = np.lib.format.read_array_header_2_0
             shape, _, dtype = read_header(file)
-        except (ValueError, EOFError, OSError, SyntaxError, TypeError) as error:
+        except Exception as error:  # numpy parses the header with ast: it fails in many ways
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise DataFileError(f"{name}: is not a valid .npy file ({reason}); save the points "
                                 "with numpy.save") from None  # fmt: skip
