@@ -65,7 +65,7 @@ def read_npy(path: Path, name: str) -> np.ndarray:
     with open_regular(path, name) as file:
         size = os.fstat(file.fileno()).st_size
         if size == 0:
-            raise DataFileError(f"{name}: is empty (0 bytes); save the points with numpy.save")
+            raise DataFileError(f"{name}: is empty (0 bytes); save the data with numpy.save")
         try:
             version = np.lib.format.read_magic(file)
             read_header = np.lib.format.read_array_header_1_0
@@ -74,7 +74,7 @@ def read_npy(path: Path, name: str) -> np.ndarray:
             shape, _, dtype = read_header(file)
         except Exception as error:  # numpy parses the header with ast: it fails in many ways
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise DataFileError(f"{name}: is not a valid .npy file ({reason}); save the points "
+            raise DataFileError(f"{name}: is not a valid .npy file ({reason}); save the data "
                                 "with numpy.save") from None  # fmt: skip
         check_real(dtype, name)
         expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
@@ -118,8 +118,8 @@ def read_csv(path: Path, name: str) -> tuple[np.ndarray, Callable[[int], str]]:
     with open_regular(path, name) as file:
         raw = file.read(MAX_CSV_BYTES + 1)
     if len(raw) > MAX_CSV_BYTES:
-        raise DataFileError(f"{name}: is larger than {MAX_CSV_BYTES // 2**20} MiB of text; save "
-                            "the points with numpy.save as a .npy file")  # fmt: skip
+        raise DataFileError(f"{name}: is larger than {MAX_CSV_BYTES:,} bytes of text; save "
+                            "the data with numpy.save as a .npy file")  # fmt: skip
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataFileError(f"{name}: is UTF-16 text; save it as UTF-8 (or plain ASCII)")
     text = raw.decode("utf-8-sig", errors="replace").replace("\r\n", "\n").replace("\r", "\n")

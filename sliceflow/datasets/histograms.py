@@ -162,7 +162,10 @@ def check_histograms(data: np.ndarray, where: str) -> None:
         raise ValueError(f"{where} has shape {data.shape}; expected (histograms, bins)")
     finite = np.isfinite(data).all(axis=1)
     if not finite.all():
-        raise ValueError(f"{where}: histogram {int(np.argmin(finite))} has NaN or infinite entries")
+        raise ValueError(
+            f"{where}: histogram {int(np.argmin(finite))} has NaN or infinite entries; fix or "
+            "remove it"
+        )
     negative = (data < 0).any(axis=1)
     if negative.any():
         row = int(np.argmax(negative))

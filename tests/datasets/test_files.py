@@ -4,15 +4,19 @@ file and the row (or line) for anything else, special files refused before a byt
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from sliceflow.cli import app
 from sliceflow.datasets import files
 from sliceflow.datasets.files import DataFileError, read_points
 from sliceflow.datasets.histograms import read_histograms
 from sliceflow.errors import UserError
+from tests.helpers import small_scenario
 
 
 def _csv(tmp_path, text: str | bytes, name: str = "points.csv"):
@@ -82,7 +86,10 @@ def test_valid_csv_files_read_bit_for_bit_as_loadtxt_reads_them(tmp_path):
 
 def test_a_csv_beyond_the_byte_bound_is_refused_without_parsing(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "MAX_CSV_BYTES", 1000)
-    _refused(_csv(tmp_path, "1,2\n" * 300), r"larger than .* save the points with numpy.save")
+    _refused(
+        _csv(tmp_path, "1,2\n" * 300),
+        r"larger than 1,000 bytes of text; save the data with numpy.save",
+    )
 
 
 # -- .npy -----------------------------------------------------------------------------------------
@@ -163,3 +170,22 @@ def test_histogram_files_share_the_readers(tmp_path):
         read_histograms(tmp_path / "h.npy")
     path = _csv(tmp_path, b"\xef\xbb\xbfa,b,c\n1,2,3\n4,5,6\n", "h.csv")
     np.testing.assert_array_equal(read_histograms(path), [[1, 2, 3], [4, 5, 6]])
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", r"data\.file: 'h\.npy' \(.*h\.npy\): is empty \(0 bytes\)"),
+    (np.zeros((0, 3, 3)), r"data\.file: 'h\.npy' \(.*\) has shape \(0, 3, 3\)"),
+    (np.array([[1, 2j], [3, 4]]), r"data\.file: 'h\.npy' .*holds complex numbers"),
+])  # fmt: skip
+def test_a_bad_histogram_file_is_one_line_naming_data_file(
+    tmp_path, write_scenario, content, problem
+):
+    if isinstance(content, bytes):
+        (tmp_path / "h.npy").write_bytes(content)
+    else:
+        np.save(tmp_path / "h.npy", content)
+    path = write_scenario(small_scenario("dictionary", data={"file": "h.npy"}))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    output = result.output.strip()
+    assert result.exit_code == 2 and len(output.splitlines()) == 1, output
+    assert re.search(problem, output), output
