@@ -64,6 +64,15 @@ class Stream:
         return np.random.RandomState(np.random.MT19937(sequence))
 
 
+class TooFewSamples(ValueError):
+    """A dataset asked for fewer samples than it can make (``minimum``): the caller names the
+    scenario key that sets the count."""
+
+    def __init__(self, dataset: str, minimum: int, n: int, why: str) -> None:
+        self.dataset, self.minimum, self.n = dataset, minimum, n
+        super().__init__(f"dataset {dataset!r} needs at least {minimum} samples ({why}), got {n}")
+
+
 Sampler = Callable[[DatasetConfig, int, Stream, "int | None"], np.ndarray]
 Grid = Callable[[DatasetConfig, int], "tuple[int, int] | None"]
 
@@ -126,5 +135,5 @@ def load_plugins() -> Plugins:
 
 DATASETS.load()
 
-__all__ = ["DATASETS", "PLUGINS", "Dataset", "DatasetConfig", "Stream", "dataset_origin",
-           "get_dataset", "load_plugins", "register_dataset"]  # fmt: skip
+__all__ = ["DATASETS", "PLUGINS", "Dataset", "DatasetConfig", "Stream", "TooFewSamples",
+           "dataset_origin", "get_dataset", "load_plugins", "register_dataset"]  # fmt: skip

@@ -11,11 +11,20 @@ import numpy as np
 from pydantic import Field, field_validator
 from sklearn import datasets as skd
 
-from sliceflow.datasets import DatasetConfig, Stream, register_dataset
+from sliceflow.datasets import DatasetConfig, Stream, TooFewSamples, register_dataset
 
 
-def _standardise(points: np.ndarray) -> np.ndarray:
-    return (points - points.mean(axis=0)) / points.std(axis=0)
+def _standardise(points: np.ndarray, name: str) -> np.ndarray:
+    """Each column to mean 0 and standard deviation 1 (a constant column has no scale)."""
+    if len(points) < 2:
+        raise TooFewSamples(name, 2, len(points), "it standardises each coordinate")
+    std = points.std(axis=0)
+    if not std.all():
+        raise ValueError(
+            f"dataset {name!r}: its {len(points)} samples share a coordinate, which cannot be "
+            "standardised; ask for more samples or add noise"
+        )
+    return (points - points.mean(axis=0)) / std
 
 
 def _fixed_dim(name: str, dim: int | None, native: int) -> None:
@@ -46,7 +55,7 @@ def two_moons(config: MoonsConfig, n: int, stream: Stream, dim: int | None) -> n
     """scikit-learn make_moons, standardised per column."""
     _fixed_dim("two_moons", dim, 2)
     points, _ = skd.make_moons(n_samples=n, noise=config.noise, random_state=stream.random_state())
-    return _standardise(points)
+    return _standardise(points, "two_moons")
 
 
 class SwissRollConfig(DatasetConfig):
@@ -60,7 +69,7 @@ def swiss_roll(config: SwissRollConfig, n: int, stream: Stream, dim: int | None)
     points, _ = skd.make_swiss_roll(
         n_samples=n, noise=config.noise, random_state=stream.random_state()
     )
-    return _standardise(points[:, [0, 2]])
+    return _standardise(points[:, [0, 2]], "swiss_roll")
 
 
 class CircleConfig(DatasetConfig):
@@ -79,7 +88,7 @@ def circle(config: CircleConfig, n: int, stream: Stream, dim: int | None) -> np.
         noise=config.noise,
         random_state=stream.random_state(),
     )
-    return _standardise(points[label == 0][:n])
+    return _standardise(points[label == 0][:n], "circle")
 
 
 class EightGaussiansConfig(DatasetConfig):

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from sliceflow.datasets import DatasetConfig, Stream
+from sliceflow.datasets.files import DataFileError, describe, read_csv, read_npy
 from sliceflow.registry import Registry
 
 
@@ -143,16 +145,15 @@ def digits(config: DigitsConfig, stream: Stream) -> HistogramData:
     return HistogramData(data / data.sum(axis=1, keepdims=True), (8, 8))
 
 
-def read_histograms(path) -> np.ndarray:
-    """Histograms from a ``.npy`` file ((N, n), or (N, h, w) images) or a ``.csv`` (one per row)."""
+def read_histograms(path: Path, name: str | None = None) -> np.ndarray:
+    """Histograms from a ``.npy`` file ((N, n), or (N, h, w) images) or a ``.csv`` (one per row,
+    optional header line); DataFileError (one line naming ``name`` and the line) otherwise."""
+    name = name or describe(path, path)
     if path.suffix == ".npy":
-        return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+        return np.asarray(read_npy(path, name), dtype=np.float64)
     if path.suffix != ".csv":
-        raise ValueError(f"unsupported file type {path.suffix!r}; use .npy or .csv")
-    try:
-        return np.loadtxt(path, delimiter=",", ndmin=2)
-    except ValueError:  # a header line
-        return np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
+        raise DataFileError(f"{name}: unsupported file type {path.suffix!r}; use .npy or .csv")
+    return read_csv(path, name)[0]
 
 
 def check_histograms(data: np.ndarray, where: str) -> None:
@@ -161,7 +162,10 @@ def check_histograms(data: np.ndarray, where: str) -> None:
         raise ValueError(f"{where} has shape {data.shape}; expected (histograms, bins)")
     finite = np.isfinite(data).all(axis=1)
     if not finite.all():
-        raise ValueError(f"{where}: histogram {int(np.argmin(finite))} has NaN or infinite entries")
+        raise ValueError(
+            f"{where}: histogram {int(np.argmin(finite))} has NaN or infinite entries; fix or "
+            "remove it"
+        )
     negative = (data < 0).any(axis=1)
     if negative.any():
         row = int(np.argmax(negative))

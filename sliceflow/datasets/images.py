@@ -11,17 +11,25 @@ converted with ``convert: true``.
 from __future__ import annotations
 
 import functools
+import re
+import struct
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from sklearn import datasets as skd
 
 from sliceflow.datasets import DatasetConfig, Stream, register_dataset
+from sliceflow.datasets.files import DataFileError, describe, open_regular
 
 BUNDLED = ("china.jpg", "flower.jpg")  # sklearn.datasets.load_sample_image, 427 x 640 each
 ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 GREY_MODES = ("1", "L", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+# Pixels an image may have (a 7,000 x 7,000 photograph: 1.2 GB as float64 colours): checked from
+# its header before decoding, below Pillow's own decompression-bomb limit (89 million).
+MAX_PIXELS = 50_000_000
 
 
 class ImagePixelsConfig(DatasetConfig):
@@ -32,33 +40,40 @@ class ImagePixelsConfig(DatasetConfig):
     convert: bool = Field(
         False, description="convert a greyscale or alpha image to RGB instead of refusing it"
     )
+    _given: str | None = PrivateAttr(None)  # the image as the scenario names it, for messages
 
     def resolved(self, base_dir: str) -> ImagePixelsConfig:
         """The image path made absolute when it names a file next to the scenario."""
         path = Path(base_dir) / self.image
         if Path(self.image).is_absolute() or not path.exists():
             return self
-        return self.model_copy(update={"image": str(path)})
+        copy = self.model_copy(update={"image": str(path)})
+        copy._given = self.image
+        return copy
+
+
+class ImageRefused(ValueError):
+    """An image that was read but is refused (its mode, its size): the message is the reason."""
 
 
 def _rgb(image, name: str, convert: bool):
-    """An RGB Pillow image, or ValueError for greyscale / alpha images without ``convert``."""
+    """An RGB Pillow image, or ImageRefused for greyscale / alpha images without ``convert``."""
     from PIL import Image
 
     mode = image.mode
     alpha = mode in ALPHA_MODES or (mode == "P" and "transparency" in image.info)
     if alpha:
         if not convert:
-            raise ValueError(
-                f"image {name!r} has an alpha channel (mode {mode}); set convert: true to "
+            raise ImageRefused(
+                f"image {name} has an alpha channel (mode {mode}); set convert: true to "
                 "composite it on white, or give an RGB image"
             )
         white = Image.new("RGBA", image.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
     if mode in GREY_MODES:
         if not convert:
-            raise ValueError(
-                f"image {name!r} is greyscale (mode {mode}), so its colours all lie on the grey "
+            raise ImageRefused(
+                f"image {name} is greyscale (mode {mode}), so its colours all lie on the grey "
                 "diagonal; set convert: true to use it as RGB, or give a colour image"
             )
         if mode in ("I", "F") or mode.startswith("I;16"):  # 16/32-bit: rescale to 8 bits
@@ -69,31 +84,63 @@ def _rgb(image, name: str, convert: bool):
     return image.convert("RGB")  # RGB, palette, CMYK, YCbCr...: colour images
 
 
-@functools.lru_cache(maxsize=4)
-def _read(image: str, convert: bool, stamp: tuple) -> np.ndarray:
-    """Pixels (H, W, 3) float64 in [0, 1] (``stamp``: the file's mtime and size, for the cache)."""
-    from PIL import Image, UnidentifiedImageError
+def _decode(path: Path, name: str, convert: bool) -> np.ndarray:
+    """Pixels (H, W, 3) uint8 of an image file; ValueError (one line) for a file that is not a
+    regular file, not an image, damaged, or larger than ``MAX_PIXELS`` (checked from the header,
+    before decoding)."""
+    import PIL
+    from PIL import Image
 
-    path = Path(image)
-    if path.is_file():
-        try:
-            with Image.open(path) as opened:
+    try:
+        with open_regular(path, name) as file, warnings.catch_warnings():
+            # Pillow warns above its own limit; ours is lower and refused below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(file) as opened:
+                columns, rows = opened.size
+                if rows * columns > MAX_PIXELS:
+                    raise _too_large(name, f"{rows:,} x {columns:,} pixels")
                 opened.load()
-                rgb = _rgb(opened, image, convert)
-        except (UnidentifiedImageError, OSError, SyntaxError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ValueError(
-                f"cannot read image {image!r} ({reason}); give a PNG or JPEG file"
-            ) from None
-        pixels = np.asarray(rgb, dtype=np.uint8)
+                return np.asarray(_rgb(opened, name, convert), dtype=np.uint8)
+    except (ImageRefused, DataFileError):  # already one line naming the image
+        raise
+    except Image.DecompressionBombError as error:
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(found[1]):,} pixels" if found else "too many pixels"
+        raise _too_large(name, size) from None
+    except (
+        PIL.UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        EOFError,
+        ValueError,
+        struct.error,
+        zlib.error,
+        IndexError,
+        TypeError,
+    ) as error:  # Pillow's ways of failing on bad bytes
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"cannot read image {name} ({reason}); give a PNG or JPEG file") from None
+
+
+def _too_large(name: str, size: str) -> ImageRefused:
+    return ImageRefused(
+        f"image {name} has {size}, more than the {MAX_PIXELS:,} sliceflow reads; downscale it"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _read(image: str, convert: bool, stamp: tuple, name: str) -> np.ndarray:
+    """Pixels (H, W, 3) float64 in [0, 1] (``stamp``: the file's mtime and size, for the cache)."""
+    path = Path(image)
+    if path.exists():
+        pixels = _decode(path, name, convert)
     elif image in BUNDLED:
         from sklearn.datasets import load_sample_image
 
         pixels = load_sample_image(image)
     else:
-        hint = " (it is a directory)" if path.is_dir() else ""
         raise ValueError(
-            f"image {image!r} not found{hint}; give an image file (relative to the scenario) "
+            f"image {name} not found; give an image file (relative to the scenario) "
             f"or one of scikit-learn's sample images: {', '.join(BUNDLED)}"
         )
     values = pixels.astype(np.float64) / 255.0
@@ -106,7 +153,9 @@ def image_pixels_array(config: ImagePixelsConfig) -> np.ndarray:
     path = Path(config.image)
     stat = path.stat() if path.is_file() else None
     stamp = (stat.st_mtime_ns, stat.st_size) if stat else ()
-    return _read(config.image, config.convert, stamp)
+    given = config._given or config.image
+    name = describe(given, path) if path.exists() else repr(given)
+    return _read(config.image, config.convert, stamp, name)
 
 
 def _grid(config: ImagePixelsConfig, n: int) -> tuple[int, int] | None:
@@ -124,8 +173,8 @@ def image_pixels(config: ImagePixelsConfig, n: int, stream: Stream, dim: int | N
     pixels = image.reshape(-1, 3)
     if n > len(pixels):
         raise ValueError(
-            f"image {config.image!r} has {len(pixels):,} pixels ({rows} x {columns}) but "
-            f"{n:,} samples were asked; ask for at most {len(pixels):,}"
+            f"image {config._given or config.image!r} has {len(pixels):,} pixels ({rows} x "
+            f"{columns}) but {n:,} samples were asked; ask for at most {len(pixels):,}"
         )
     if n == len(pixels):
         return pixels.copy()

@@ -104,7 +104,17 @@ class Manifold:
 
     def validate_points(self, points: torch.Tensor, where: str) -> None:
         """Raise ``ValueError`` naming the first row that is not a point of the manifold."""
-        bad = ~torch.isfinite(points).all(dim=-1)
-        if bad.any():
-            row = int(bad.reshape(-1).nonzero()[0])
-            raise ValueError(f"{where}: row {row} is not finite")
+        flat = points.reshape(-1, points.shape[-1])
+        bad = ~torch.isfinite(flat).all(dim=-1)
+        if not bad.any():
+            return
+        row = int(bad.nonzero()[0])
+        coarse = points.dtype in (torch.float16, torch.bfloat16, torch.float32)
+        if coarse and not flat[row].isnan().any():  # an infinity: a float64 value overflowed
+            dtype = str(points.dtype).removeprefix("torch.")
+            raise ValueError(
+                f"{where}: row {row} is not finite in {dtype} (values beyond "
+                f"{torch.finfo(points.dtype).max:.3g} overflow it); set dtype: float64, or "
+                "rescale the points"
+            )
+        raise ValueError(f"{where}: row {row} is not finite; check the data or its parameters")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import struct
+import sys
+import zlib
+
 import numpy as np
 import pytest
 import yaml
@@ -11,7 +16,7 @@ from typer.testing import CliRunner
 
 from sliceflow.cli import app
 from sliceflow.datasets import Stream, get_dataset
-from sliceflow.datasets.images import ImagePixelsConfig
+from sliceflow.datasets.images import MAX_PIXELS, ImagePixelsConfig
 
 runner = CliRunner()
 DATASET = get_dataset("image_pixels")
@@ -95,3 +100,64 @@ def test_a_relative_image_path_is_read_next_to_the_scenario(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)  # not the scenario's folder
     result = runner.invoke(app, ["validate", str(folder / "s.yaml")])
     assert result.exit_code == 0, result.output
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG of the given size with no pixel data: its header alone (a few dozen bytes)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def _validate_source_image(tmp_path, image: str):
+    scenario = {
+        "name": "img", "n_particles": 24, "steps": 2, "seeds": 1,
+        "source": {"dataset": "image_pixels", "image": image},
+        "target": {"dataset": "image_pixels", "image": "china.jpg", "n_samples": 24},
+        "methods": [{"method": "swd"}],
+    }  # fmt: skip
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    result = runner.invoke(app, ["validate", str(path)])
+    output = result.output.strip()
+    assert result.exit_code == 2, output
+    assert result.exception is None or isinstance(result.exception, SystemExit), output
+    assert len(output.splitlines()) == 1 and output.startswith("error: img: source: "), output
+    return output
+
+
+@pytest.mark.parametrize("width, height", [(14_000, 14_000), (8_000, 8_000)])
+def test_huge_images_are_refused_from_their_header_before_decoding(tmp_path, width, height):
+    """14,000^2 trips Pillow's decompression-bomb error, 8,000^2 only sliceflow's own bound."""
+    (tmp_path / "huge.png").write_bytes(png_header(width, height))
+    message = _validate_source_image(tmp_path, "huge.png")
+    assert f"image 'huge.png' ({tmp_path.resolve() / 'huge.png'}) has " in message
+    assert f"more than the {MAX_PIXELS:,} sliceflow reads; downscale it" in message
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs are POSIX")
+def test_a_directory_or_a_fifo_named_as_an_image_is_refused_without_reading(tmp_path):
+    (tmp_path / "folder.png").mkdir()
+    assert "is a directory" in _validate_source_image(tmp_path, "folder.png")
+    os.mkfifo(tmp_path / "pipe.png")  # opening it to read would wait for a writer
+    assert "is a FIFO, device or socket" in _validate_source_image(tmp_path, "pipe.png")
+
+
+@pytest.mark.parametrize("mode, value, convert, suffix", [
+    ("1", 1, True, ".png"), ("P", 3, False, ".png"), ("I;16", 40000, True, ".png"),
+    ("LA", (10, 200), True, ".png"), ("RGBA", (1, 2, 3, 255), True, ".png"),
+    ("CMYK", (0, 255, 0, 0), False, ".tiff"), ("I", 70000, True, ".tiff"),
+    ("F", 0.25, True, ".tiff"), ("RGB", (9, 8, 7), False, ".gif"),
+])  # fmt: skip
+def test_images_of_odd_modes_read_as_rgb_in_the_unit_cube(tmp_path, mode, value, convert, suffix):
+    """1-bit, palette, 16- and 32-bit, alpha, CMYK, float images: colours in [0, 1]^3."""
+    path = tmp_path / f"odd{suffix}"
+    Image.new(mode, (3, 2), value).save(path)
+    pixels = _sample(6, image=str(path), convert=convert)
+    assert pixels.shape == (6, 3) and np.isfinite(pixels).all()
+    assert pixels.min() >= 0 and pixels.max() <= 1

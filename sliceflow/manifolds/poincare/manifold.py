@@ -98,17 +98,34 @@ class PoincareBall(Manifold):
         return Drawing(boundary_radius=radius, extent=1.03 * radius, distance="geodesic W2^2")
 
     def validate_points(self, points: torch.Tensor, where: str) -> None:
-        """``ValueError`` naming the first row not finite or not strictly inside the ball."""
+        """``ValueError`` naming the first row not finite or not strictly inside the ball.
+
+        Points in a dtype coarser than float64 are checked as the maths computes them:
+        ``1 - c|x|^2`` must stay positive in that dtype (float32 rounds radius ``1 - 1e-8`` to 1).
+        """
         super().validate_points(points, where)
         flat = points.reshape(-1, points.shape[-1])
         norms = flat.double().norm(dim=-1)
         radius = 1.0 / self.c**0.5
         outside = norms >= radius
-        if outside.any():
-            row = int(outside.nonzero()[0])
+        rounded = points.dtype != torch.float64
+        if rounded:  # as busemann_ratio computes c|x|^2
+            scaled = flat * self.c**0.5 if self.c != 1.0 else flat
+            outside |= scaled.square().sum(-1) >= 1.0
+        if not outside.any():
+            return
+        row = int(outside.nonzero()[0])
+        boundary = f"the boundary of the Poincaré ball of curvature {-self.c:g}"
+        if rounded:
+            dtype = str(points.dtype).removeprefix("torch.")
             raise ValueError(
-                f"{where}: row {row} has norm {float(norms[row]):.6g} >= {radius:.6g}, at or "
-                f"outside the boundary of the Poincaré ball of curvature {-self.c:g}; give points "
-                "strictly inside the ball (convert hyperboloid coordinates with "
-                "sliceflow.manifolds.poincare.math.lorentz_to_poincare, or rescale the points)"
+                f"{where}: row {row} has norm {float(norms[row]):.9g} in {dtype}, on or outside "
+                f"{boundary} (radius {radius:.6g}) once rounded to {dtype}; give points strictly "
+                f"inside the ball in {dtype}: set dtype: float64, or move the points inward"
             )
+        raise ValueError(
+            f"{where}: row {row} has norm {float(norms[row]):.6g} >= {radius:.6g}, at or "
+            f"outside {boundary}; give points strictly inside the ball (convert hyperboloid "
+            "coordinates with sliceflow.manifolds.poincare.math.lorentz_to_poincare, or rescale "
+            "the points)"
+        )

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from sliceflow.datasets import Stream
+from sliceflow.datasets.files import describe
 from sliceflow.datasets.histograms import (
     HISTOGRAMS,
     HistogramData,
@@ -80,19 +81,15 @@ class DictionaryLearning(Task):
             except ValueError as error:
                 raise self._fail(str(error)) from None
         path = Path(self.scenario.base_dir) / source.file
-        if not path.is_file():
-            raise self._fail(f"file {str(path)!r} not found; check the path (relative to the "
-                             "scenario)")  # fmt: skip
+        name = describe(source.file, path)
         try:
-            array = read_histograms(path)
-        except (ValueError, OSError) as error:
-            raise self._fail(f"cannot read {str(path)!r}: {error}") from None
-        shape = tuple(array.shape[1:]) if array.ndim > 2 else (array.shape[-1],)
-        data = array.reshape(len(array), -1) if array.ndim > 2 else array
-        try:
-            check_histograms(data, repr(str(path)))
-        except ValueError as error:
-            raise self._fail(str(error)) from None
+            array = read_histograms(path, name)
+            images = array.ndim > 2 and array.size > 0  # (N, h, w): one histogram per image
+            shape = tuple(array.shape[1:]) if images else tuple(array.shape[-1:])
+            data = array.reshape(len(array), -1) if images else array
+            check_histograms(data, name)
+        except ValueError as error:  # the file, the histogram or line, the fix
+            raise self._fail(str(error), ("data", "file")) from None
         return HistogramData(data, shape)
 
     def _grid_shape(self, made: HistogramData) -> tuple[int, ...]:

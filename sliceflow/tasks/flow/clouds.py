@@ -55,11 +55,7 @@ def make_clouds(scenario, manifold, dtype: torch.dtype, device) -> tuple:
                     path=side if isinstance(side, tuple) else (side,),
                 )
         for points, where, side in ((x, x_where, "source"), *drawn):
-            try:
-                manifold.validate_points(torch.from_numpy(points), where)
-            except ValueError as error:
-                path = side if isinstance(side, tuple) else (side,)
-                raise ScenarioError(str(error), source=scenario.name, path=path) from None
+            _check_points(manifold, points, where, dtype, scenario, side)
         sources.append(x)
         for k, (y, _, _) in enumerate(drawn):
             targets[k].append(y)
@@ -70,6 +66,19 @@ def make_clouds(scenario, manifold, dtype: torch.dtype, device) -> tuple:
     if single:
         return x0, clouds[0]
     return x0, WeightedTargets(clouds, scenario.target_weights())
+
+
+def _check_points(manifold, points: np.ndarray, where: str, dtype, scenario, side) -> None:
+    """ScenarioError naming the first row that is not a point of the manifold, as read (float64)
+    and then as the run holds it: rounding to a coarser ``dtype`` can put a point of the
+    Poincaré ball on its boundary, or make a large coordinate infinite."""
+    path = side if isinstance(side, tuple) else (side,)
+    try:
+        manifold.validate_points(torch.from_numpy(points), where)
+        if dtype != torch.float64:
+            manifold.validate_points(torch.from_numpy(points).to(dtype), where)
+    except ValueError as error:
+        raise ScenarioError(str(error), source=scenario.name, path=path) from None
 
 
 def grid_of(scenario, side: str) -> tuple[int, int] | None:

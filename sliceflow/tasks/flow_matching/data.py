@@ -18,11 +18,22 @@ import torch
 
 from sliceflow.datasets import Stream
 from sliceflow.errors import ScenarioError
+from sliceflow.manifolds.euclidean import Euclidean
 from sliceflow.random import rand
 from sliceflow.scenario.clouds import sample_distribution
 from sliceflow.tasks.flow_matching.couplings.base import gather_rows
 
 HOLDOUT_PART = 1  # the target stream's part that orders the held-out split
+
+
+def _check_points(points: np.ndarray, where: str, dtype, scenario, side: str) -> None:
+    """ScenarioError naming the first row not finite as read or in the run's ``dtype``."""
+    try:
+        Euclidean().validate_points(torch.from_numpy(points), where)
+        if dtype != torch.float64:  # a large coordinate may overflow float32
+            Euclidean().validate_points(torch.from_numpy(points).to(dtype), where)
+    except ValueError as error:
+        raise ScenarioError(str(error), source=scenario.name, path=(side,)) from None
 
 
 class TrainingStream:
@@ -91,7 +102,8 @@ def prepare_data(scenario, device: torch.device) -> FlowMatchingData:
     for seed in scenario.seeds:
         points, where = sample_distribution(scenario.target, DEFAULT_TARGET_SAMPLES,
                                             Stream(seed, "target"), scenario.dim, scenario,
-                                            "target")  # fmt: skip
+                                            "target", ("target", "n_samples"))  # fmt: skip
+        _check_points(points, where, dtype, scenario, "target")
         if len(points) <= n_eval:
             raise ScenarioError(
                 f"{where} gives {len(points)} target samples and evaluation.n_samples = {n_eval} "
@@ -107,9 +119,13 @@ def prepare_data(scenario, device: torch.device) -> FlowMatchingData:
 
     def draw(count: int, part: int) -> torch.Tensor:
         clouds = []
+        key = ("evaluation", "n_samples") if part == 0 else ("target", "n_samples")
         for seed in scenario.seeds:
             stream = Stream(seed, "source", part=part)
-            points, _ = sample_distribution(scenario.source, count, stream, d, scenario, "source")
+            points, where = sample_distribution(scenario.source, count, stream, d, scenario,
+                                                "source", key)  # fmt: skip
+            if part == 0:  # the evaluation's sources; training draws are the same distribution
+                _check_points(points, where, dtype, scenario, "source")
             if points.shape != (count, d):
                 raise ScenarioError(
                     f"source samples have shape {points.shape[1:]} but target samples have "

@@ -40,7 +40,7 @@ def plan_clouds(scenario: PlanScenario, dtype: torch.dtype, device) -> tuple:
     for seed in scenario.seeds:
         key = seed if scenario.data_seed is None else scenario.data_seed
         if key not in drawn:
-            drawn[key] = _one_seed(scenario, key)
+            drawn[key] = _one_seed(scenario, key, dtype)
         sources.append(drawn[key][0])
         targets.append(drawn[key][1])
     x = torch.from_numpy(np.stack(sources)).to(device=device, dtype=dtype)
@@ -48,17 +48,19 @@ def plan_clouds(scenario: PlanScenario, dtype: torch.dtype, device) -> tuple:
     return x, y
 
 
-def _one_seed(scenario: PlanScenario, key: int) -> tuple[np.ndarray, np.ndarray]:
-    n = scenario.n_points
+def _one_seed(scenario: PlanScenario, key: int, dtype: torch.dtype) -> tuple:
+    n, count = scenario.n_points, ("n_points",)
     y, y_where = sample_distribution(
-        scenario.target, n, Stream(key, "target"), scenario.dim, scenario, "target"
+        scenario.target, n, Stream(key, "target"), scenario.dim, scenario, "target", count
     )
     x, x_where = sample_distribution(
-        scenario.source, n, Stream(key, "source"), y.shape[1], scenario, "source"
+        scenario.source, n, Stream(key, "source"), y.shape[1], scenario, "source", count
     )
     for side, points, where in (("source", x, x_where), ("target", y, y_where)):
         try:
             Euclidean().validate_points(torch.from_numpy(points), where)
+            if dtype != torch.float64:  # a large coordinate may overflow the run's dtype
+                Euclidean().validate_points(torch.from_numpy(points).to(dtype), where)
         except ValueError as error:
             raise ScenarioError(str(error), source=scenario.name, path=(side,)) from None
     if x.shape != y.shape:
