@@ -133,7 +133,7 @@ def test_cuda_request_without_a_gpu(write_scenario, tmp_path):
 
 def test_sizes_that_cannot_be_allocated_are_one_line_for_validate_and_run(tmp_path, write_scenario):
     huge = small_scenario("flow_matching")
-    huge["methods"][1] |= {"projection": "mlp", "hidden": 10**12}
+    huge["methods"][1] |= {"projection": "mlp", "hidden": [65536, 2**31 - 1]}
     path = write_scenario(huge)
     for args in (["validate", str(path)], ["run", str(path), "--out", str(tmp_path / "run")]):
         result = CliRunner().invoke(app, args)
