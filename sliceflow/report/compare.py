@@ -8,9 +8,9 @@ from pathlib import Path
 from sliceflow.errors import RunDirError
 from sliceflow.report.io import RunData, is_interrupted, load_run
 from sliceflow.report.style import resolve_options, save_figure
-from sliceflow.report.tables import STATS_HEADER, markdown_table, missing_lines, stats_table
+from sliceflow.report.tables import STATS_HEADER, markdown_table, stats_table, unfinished_lines
 from sliceflow.report.trace import run_series, trace_figure
-from sliceflow.rundir import write_text
+from sliceflow.rundir import SCENARIO_FILE, write_text
 
 
 @dataclass
@@ -63,7 +63,8 @@ def compare_runs(
         raise RunDirError("compare needs at least one run directory; pass RUN_DIR RUN_DIR ...")
     runs = [load_run(d) for d in run_dirs]
     names = run_names(runs)
-    settings = resolve_options(runs[0].scenario, format=fmt, threshold=threshold)
+    settings = resolve_options(runs[0].scenario, runs[0].run_dir / SCENARIO_FILE, format=fmt,
+                               threshold=threshold)  # fmt: skip
     fmt, threshold = settings.format, settings.threshold
     out_dir = Path(out) if out is not None else Path(run_dirs[0]).parent / "compare"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -84,13 +85,14 @@ def compare_runs(
     )
     lines = [overview, "", f"log10 {quantity} over seeds; threshold {threshold:g}.", ""]
     lines.append(markdown_table(STATS_HEADER, rows))
-    missing = [
-        f"- {name}: {line}"
-        for name, run in zip(names, runs, strict=True)
-        for line in missing_lines(run)
-    ]
+    missing = [f"- {name}: {line}" for name, run in zip(names, runs, strict=True)
+               for line in unfinished_lines(run)]  # fmt: skip
     if missing:
         lines += ["", "Missing steps:", ""] + missing
+    damaged = [f"- {name}: {line}" for name, run in zip(names, runs, strict=True)
+               for line in run.warnings]  # fmt: skip
+    if damaged:
+        lines += ["", "Damaged files (the rows named were left out):", ""] + damaged
     table = "\n".join(lines)
     link = (
         f"[{figure_path.name}]({figure_path.name})"

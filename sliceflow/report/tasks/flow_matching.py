@@ -44,12 +44,7 @@ def read_sampling(run: RunData) -> dict[str, list[SolverScores]]:
     path = run.run_dir / SAMPLING_FILE
     if not path.exists():
         return {}
-    rows = rundir.parsed(path, rundir.read_csv, SAMPLING_COLUMNS)
-    groups: dict[str, dict[tuple, list]] = {}
-    for row in rows:
-        key = (row["solver"], int(row["steps"]) if row["solver"] == "euler" else 0)
-        value = (int(row["steps"]), int(row["nfe"]), float(row["w2sq"]))
-        groups.setdefault(row["method"], {}).setdefault(key, []).append(value)
+    groups = rundir.parsed(path, _sampling_groups)
     result = {}
     for label in [lb for lb in run.labels if lb in groups] + sorted(set(groups) - set(run.labels)):
         keys = sorted(groups[label], key=lambda k: (k[0] != "euler", k[1]))
@@ -59,6 +54,18 @@ def read_sampling(run: RunData) -> dict[str, list[SolverScores]]:
             for key, values in zip(keys, columns, strict=True)
         ]
     return result
+
+
+def _sampling_groups(path: Path) -> dict[str, dict[tuple, list]]:
+    """sampling.csv's (steps, nfe, w2sq) per method and (solver, Euler steps or 0)."""
+    groups: dict[str, dict[tuple, list]] = {}
+    for row in rundir.read_csv(path, SAMPLING_COLUMNS):
+        if row["solver"] not in ("euler", "dopri5") or None in row.values():
+            raise ValueError(f"row {row!r:.80}")
+        key = (row["solver"], int(row["steps"]) if row["solver"] == "euler" else 0)
+        value = (int(row["steps"]), int(row["nfe"]), float(row["w2sq"]))
+        groups.setdefault(row["method"], {}).setdefault(key, []).append(value)
+    return groups
 
 
 def _quartiles(values: np.ndarray) -> tuple[float, float, float]:
