@@ -41,7 +41,8 @@ def _overview(runs: list[RunData], names: list[str]) -> list[list[str]]:
                 run.task,
                 str(run.scenario.get("n_particles", "n/a")),
                 str(run.scenario.get("steps", "n/a")),
-                "interrupted" if is_interrupted(run) else "complete",
+                ("interrupted" if is_interrupted(run) else "complete")
+                + (", damaged files" if run.warnings else ""),
             ]
         )
     return rows

@@ -25,6 +25,7 @@ from sliceflow.rundir.record import MAX_STEPS, shown
 MAX_NAME = 100  # characters of a metric name (it becomes part of a file name)
 MAX_METRICS = 64  # metric names drawn (each is a figure)
 _WHOLE = re.compile(r"[0-9]{1,19}")
+RowCheck = Callable[[tuple], "str | None"]  # a problem of a row as a whole, or None
 
 
 @dataclass(frozen=True)
@@ -119,15 +120,28 @@ def _parsers(expect: Expected) -> dict[str, Callable[[str, str], Any]]:
             "float": number, "count": count, "name": name}  # fmt: skip
 
 
+def _typed(record: list[str], width: int, where: list, check: RowCheck | None) -> tuple:
+    """The typed values of one CSV record (``where``: (index, column, parse) per field)."""
+    if len(record) != width:
+        raise _Bad("malformed", f"{len(record)} fields, not {width}")
+    values = tuple(parse(record[i], name) for i, name, parse in where)
+    problem = check(values) if check else None
+    if problem:
+        raise _Bad("malformed", problem)
+    return values
+
+
+def _same(first: tuple, second: tuple) -> bool:
+    """Equal rows, a NaN equal to a NaN (an exact duplicate of a diverged row)."""
+    return all(a == b or a != a and b != b for a, b in zip(first, second, strict=True))
+
+
 def _cut(text: str) -> tuple[str, int | None]:
     """The text without a last row that the end of the file cuts short, and that row's line."""
     if text.endswith("\n") or "\n" not in text:
         return text, None
     end = text.rindex("\n") + 1
     return text[:end], text.count("\n", 0, end) + 1
-
-
-RowCheck = Callable[[tuple], "str | None"]
 
 
 def read_rows(path: Path, fields: list[tuple[str, str]], n_key: int, expect: Expected,
@@ -174,23 +188,16 @@ def read_rows(path: Path, fields: list[tuple[str, str]], n_key: int, expect: Exp
         where = [(header.index(name), name, parse[kind]) for name, kind in fields]
         for record in reader:
             try:
-                if len(record) != len(header):
-                    raise _Bad("malformed", f"{len(record)} fields, not {len(header)}")
-                values = tuple(read(record[i], name) for i, name, read in where)
-                problem = check(values) if check else None
-                if problem:
-                    raise _Bad("malformed", problem)
+                values = _typed(record, len(header), where, check)
             except _Bad as bad:
                 damage.note(bad.kind, reader.line_num, bad.detail)
                 continue
             key = values[:n_key]
-            if key in kept:
-                same = all(
-                    a == b or a != a and b != b for a, b in zip(kept[key], values, strict=True)
-                )
-                damage.note("duplicate" if same else "conflict", reader.line_num)
-            else:
+            if key not in kept:
                 kept[key] = values
+            else:
+                kind = "duplicate" if _same(kept[key], values) else "conflict"
+                damage.note(kind, reader.line_num)
     except csv.Error as error:
         raise RunDirError(f"{path}: not a CSV table (line {reader.line_num}: {error}); "
                           f"{REWRITE}") from None  # fmt: skip
