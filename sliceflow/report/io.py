@@ -18,7 +18,7 @@ from sliceflow.rundir import DrawingRecord, MethodTrace, SummaryRow, TraceSchema
 from sliceflow.rundir.bounded import present
 from sliceflow.rundir.readers import read_record
 from sliceflow.rundir.record import shown
-from sliceflow.rundir.rows import Expected
+from sliceflow.rundir.rows import Expected, RowCheck, read_rows
 from sliceflow.rundir.traces import (
     TraceFile,
     read_metrics_file,
@@ -28,7 +28,8 @@ from sliceflow.rundir.traces import (
 )
 
 __all__ = [
-    "Progress", "RunData", "RunDirError", "file_label", "is_interrupted", "load_run", "progress"
+    "Progress", "RunData", "RunDirError", "file_label", "is_interrupted", "load_run", "progress",
+    "task_table",
 ]  # fmt: skip
 
 
@@ -194,6 +195,19 @@ def _gaps(run: RunData, trace_path: Path) -> list[str]:
                          f"but scenario.yaml says it completed step {done}: rows are "
                          "missing")  # fmt: skip
     return lines
+
+
+def task_table(run: RunData, name: str, fields: list[tuple[str, str]], n_key: int,
+               check: RowCheck | None = None) -> list[tuple] | None:  # fmt: skip
+    """A task's own table in the run folder (None if absent), typed and checked as the run's
+    tables are (:func:`sliceflow.rundir.rows.read_rows`: fields, key, row check); a damaged row
+    is a one-line RunDirError, so the table is drawn whole or not at all."""
+    path = run.run_dir / name
+    if not present(path):
+        return None
+    rows, damage = read_rows(path, fields, n_key, _expected(run.scenario), check)
+    damage.check()
+    return rows
 
 
 @dataclass

@@ -30,7 +30,6 @@ from sliceflow.rundir.traces import (
     read_metrics_file,
     read_summary_file,
     read_trace_file,
-    strict,
     summary_from_trace,
 )
 
@@ -91,24 +90,19 @@ def read_trace(path: Path, schema: TraceSchema) -> tuple[list[str], dict[str, Me
     """trace.csv as (methods in order of first appearance, one :class:`MethodTrace` each);
     any damaged row is a RunDirError (the reports use :func:`read_trace_file`, which drops
     it with a warning)."""
-    found = read_trace_file(path, schema)
-    strict(found.warnings)
+    found = read_trace_file(path, schema, strict=True)
     return found.labels, found.traces
 
 
 def read_summary(path: Path) -> dict[str, list[SummaryRow]]:
     """summary.csv as each method's rows, sorted by step; any damaged row is a RunDirError."""
-    summary, warnings = read_summary_file(path)
-    strict(warnings)
-    return summary
+    return read_summary_file(path, strict=True)[0]
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """metrics.csv as dicts with keys method, seed, step (ints), name and value (float); any
     damaged row is a RunDirError."""
-    metrics, warnings = read_metrics_file(path)
-    strict(warnings)
-    return metrics
+    return read_metrics_file(path, strict=True)[0]
 
 
 def read_scenario(path: Path) -> dict[str, Any]:

@@ -45,18 +45,18 @@ class _Bad(Exception):
         self.kind, self.detail = kind, detail
 
 
-_KINDS = {
-    "cut": "the file ends mid-row: that row dropped",
-    "malformed": "malformed row(s) dropped",
-    "duplicate": "duplicated row(s) dropped",
-    "conflict": "row(s) repeating the key of an earlier row with other values dropped "
-    "(the first kept)",
-    "method": "row(s) of a method scenario.yaml does not declare ignored",
-    "seed": "row(s) of a seed not among scenario.yaml's seeds dropped",
-    "step": "row(s) with a step that is not a whole number in the run's range dropped",
-    "name": "row(s) with an empty or over-long name dropped",
-    "names": f"row(s) of metrics beyond the first {MAX_METRICS} names ignored",
-}
+_KINDS = {  # kind -> (what, what was done with it)
+    "cut": ("a last row cut short by the end of the file", "dropped"),
+    "malformed": ("malformed row(s)", "dropped"),
+    "duplicate": ("duplicated row(s)", "dropped"),
+    "conflict": ("row(s) repeating the key of an earlier row with other values",
+                 "dropped (the first kept)"),
+    "method": ("row(s) of a method scenario.yaml does not declare", "ignored"),
+    "seed": ("row(s) of a seed not among scenario.yaml's seeds", "dropped"),
+    "step": ("row(s) with a step that is not a whole number in the run's range", "dropped"),
+    "name": ("row(s) with an empty or over-long name", "dropped"),
+    "names": (f"row(s) of metrics beyond the first {MAX_METRICS} names", "ignored"),
+}  # fmt: skip
 
 
 class Damage:
@@ -69,14 +69,23 @@ class Damage:
     def note(self, kind: str, line: int, detail: str = "") -> None:
         self.kinds.setdefault(kind, [0, line, detail])[0] += 1
 
+    def _what(self, kind: str, done: bool) -> str:
+        count, line, detail = self.kinds[kind]
+        what, action = _KINDS[kind]
+        where = ": ".join(part for part in (f"line {line}" if line else "", detail) if part)
+        head = what if kind == "cut" else f"{count} {what}"
+        first = "" if kind == "cut" else "first: "
+        return f"{head}{' ' + action if done else ''} ({first}{where})"
+
     def lines(self) -> list[str]:
-        """One warning per kind: ``<file>: <count> <what> (first: line <n>: <detail>)``."""
-        found = []
-        for kind, (count, line, detail) in self.kinds.items():
-            where = ": ".join(part for part in (f"line {line}" if line else "", detail) if part)
-            what = _KINDS[kind] if kind == "cut" else f"{count} {_KINDS[kind]}"
-            found.append(f"{self.path}: {what} ({'' if kind == 'cut' else 'first: '}{where})")
-        return found
+        """One warning per kind: ``<file>: <count> <what> <done> (first: line <n>: <detail>)``."""
+        return [f"{self.path}: {self._what(kind, True)}" for kind in self.kinds]
+
+    def check(self) -> None:
+        """RunDirError naming the first damage, for readers that take none."""
+        if self.kinds:
+            first = self._what(next(iter(self.kinds)), False)
+            raise RunDirError(f"{self.path}: damaged: {first}; {REWRITE}")
 
 
 def _whole(text: str, kind: str, high: int) -> int:

@@ -76,7 +76,8 @@ class TraceFile:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_trace_file(path: Path, schema: TraceSchema, expect: Expected = Expected()) -> TraceFile:
+def read_trace_file(path: Path, schema: TraceSchema, expect: Expected = Expected(),
+                    strict: bool = False) -> TraceFile:  # fmt: skip
     """trace.csv as one :class:`MethodTrace` per method, damaged rows dropped.
 
     Parameters
@@ -87,6 +88,8 @@ def read_trace_file(path: Path, schema: TraceSchema, expect: Expected = Expected
         Its columns, as the run recorded them.
     expect : Expected
         The methods, seeds and steps a row may name.
+    strict : bool
+        Take no damage: a damaged row is a RunDirError.
 
     Returns
     -------
@@ -101,6 +104,8 @@ def read_trace_file(path: Path, schema: TraceSchema, expect: Expected = Expected
     fields = [("method", "method"), ("seed", "seed"), ("step", "step")]
     fields += [(column, "float") for column in (*schema.values, "elapsed_s")]
     rows, damage = read_rows(path, fields, 3, expect)
+    if strict:
+        damage.check()
     if not rows and not damage.kinds:
         raise RunDirError(f"{path}: no rows; the run stopped before its first traced step")
     if not rows:
@@ -125,10 +130,11 @@ def _summary_row_problem(values: tuple) -> str | None:
     return None if n_diverged <= n_seeds else f"n_diverged {n_diverged} > n_seeds {n_seeds}"
 
 
-def read_summary_file(path: Path, expect: Expected = Expected()
+def read_summary_file(path: Path, expect: Expected = Expected(), strict: bool = False
                       ) -> tuple[dict[str, list[SummaryRow]], list[str]]:  # fmt: skip
     """summary.csv as each method's rows sorted by step, and one warning per kind of row
-    dropped (RunDirError if it is unreadable or misses a column)."""
+    dropped (RunDirError if it is unreadable or misses a column, or if ``strict`` and a row is
+    damaged)."""
     fields = [
         ("method", "method"),
         ("step", "step"),
@@ -138,7 +144,9 @@ def read_summary_file(path: Path, expect: Expected = Expected()
         ("median", "float"),
         ("q75", "float"),
     ]
-    rows, damage = read_rows(path, fields, 2, expect, _summary_row_problem)  # fmt: skip
+    rows, damage = read_rows(path, fields, 2, expect, _summary_row_problem)
+    if strict:
+        damage.check()
     summary: dict[str, list[SummaryRow]] = {}
     for row in rows:
         summary.setdefault(row[0], []).append(SummaryRow(*row))
@@ -147,13 +155,16 @@ def read_summary_file(path: Path, expect: Expected = Expected()
     return summary, damage.lines()
 
 
-def read_metrics_file(path: Path, expect: Expected = Expected()
+def read_metrics_file(path: Path, expect: Expected = Expected(), strict: bool = False
                       ) -> tuple[list[dict[str, Any]], list[str]]:  # fmt: skip
     """metrics.csv as dicts with keys method, seed, step (ints), name and value (float), and
-    one warning per kind of row dropped; at most ``MAX_METRICS`` names are kept."""
+    one warning per kind of row dropped; at most ``MAX_METRICS`` names are kept (``strict``:
+    a damaged row is a RunDirError)."""
     fields = [("method", "method"), ("seed", "seed"), ("step", "step"), ("name", "name"),
               ("value", "float")]  # fmt: skip
     rows, damage = read_rows(path, fields, 4, expect)
+    if strict:
+        damage.check()
     names: dict[str, None] = {}
     kept = []
     for method, seed, step, name, value in rows:
@@ -185,9 +196,3 @@ def summary_from_trace(traces: dict[str, MethodTrace]) -> dict[str, list[Summary
             for step in np.unique(trace.steps)
         ]
     return summary
-
-
-def strict(warnings: list[str]) -> None:
-    """RunDirError with the first warning, for readers that take no damage (sweeps)."""
-    if warnings:
-        raise RunDirError(f"{warnings[0]}; {REWRITE}")

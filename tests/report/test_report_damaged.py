@@ -11,6 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from sliceflow.cli import app
+from sliceflow.errors import RunDirError
 from sliceflow.report import load_run, render_run
 from sliceflow.report.snapshots import column_indices
 from sliceflow.report.tables import missing_lines, scenario_table, stats_table
@@ -70,7 +71,7 @@ def test_damaged_trace_rows_are_warned_one_line_each_and_the_rest_drawn(tmp_path
         "'ghost')",
         "1 row(s) with a step that is not a whole number in the run's range dropped (first: "
         "line 47: step '-4')",
-        "the file ends mid-row: that row dropped (line 48)",
+        "a last row cut short by the end of the file dropped (line 48)",
     ]
     run = load_run(run_dir)
     assert run.warnings == [f"{path}: {line}" for line in expected]
@@ -176,3 +177,42 @@ def test_the_scenario_table_names_the_manifold_the_engine_records(tmp_path):
     rows = dict(scenario_table(run))
     assert rows["manifold"] == "poincare (curvature=-1.0, step_map=expmap)"
     assert "?" not in rows["manifold"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ("", None),
+        ("swd,0,6,1,0,0.2", "damaged: a last row cut short by the end of the file (line 4)"),
+        ("swd,0,6,-5,0,0.5\n", "damaged: 1 malformed row(s) (first: line 4: datum '-5' is not"),
+        ("ghost,0,6,1,0,0.5\n", "damaged: 1 row(s) of a method scenario.yaml does not declare"),
+        ("swd,0,6,999999,0,0.5\n", "method 'swd' has 3 weights for 1000000 data x 2 atoms"),
+    ],
+    ids=["valid", "cut", "negative", "method", "sparse"],
+)
+def test_a_task_table_is_read_whole_or_refused_in_one_line(tmp_path, extra, problem):
+    from sliceflow.report.tasks.dictionary import read_weights
+
+    run_dir = write_run(tmp_path / "run", steps=6, n_snapshots=3)
+    rows = "method,seed,step,datum,atom,weight\nswd,0,6,0,0,0.25\nswd,0,6,0,1,0.75\n"
+    (run_dir / "weights.csv").write_text(rows + extra)
+    if problem is None:
+        assert read_weights(load_run(run_dir), 0)["swd"].tolist() == [[0.25, 0.75]]
+        return
+    with pytest.raises(RunDirError) as error:
+        read_weights(load_run(run_dir), 0)
+    assert str(error.value).startswith(f"{run_dir / 'weights.csv'}: {problem}")
+
+
+def test_a_sampling_table_with_an_unknown_solver_is_one_line(tmp_path):
+    from sliceflow.report.tasks.flow_matching import read_sampling
+
+    run_dir = write_run(tmp_path / "run", steps=6, n_snapshots=3)
+    rows = "method,seed,solver,steps,nfe,w2sq\nswd,0,euler,4,4,0.5\nswd,0,dopri5,0,38,0.25\n"
+    (run_dir / "sampling.csv").write_text(rows)
+    scores = read_sampling(load_run(run_dir))["swd"]
+    assert [(s.name, s.w2sq.tolist()) for s in scores] == [("Euler 4", [0.5]),
+                                                            ("Dormand-Prince", [0.25])]  # fmt: skip
+    (run_dir / "sampling.csv").write_text(rows + "swd,1,rk4,4,4,0.5\n")
+    with pytest.raises(RunDirError, match=r"damaged: 1 malformed row\(s\) \(first: line 4: solver"):
+        read_sampling(load_run(run_dir))

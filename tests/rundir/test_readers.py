@@ -181,7 +181,7 @@ def test_a_valid_trace_reads_back_exactly(tmp_path):
 @pytest.mark.parametrize(
     ("extra", "warning"),
     [
-        ("swd,0,1,0.5,1.5,0.0", "the file ends mid-row: that row dropped (line 6)"),
+        ("swd,0,1,0.5,1.5,0.0", "a last row cut short by the end of the file dropped (line 6)"),
         (ROWS[0] + ROWS[1], "2 duplicated row(s) dropped (first: line 6)"),
         ("swd,0,1,9.0,9.0,0.02\n", "1 row(s) repeating the key of an earlier row with other "
          "values dropped (the first kept) (first: line 6)"),

@@ -15,14 +15,15 @@ import numpy as np
 
 from sliceflow import rundir
 from sliceflow.errors import RunDirError
-from sliceflow.report.io import RunData, progress
+from sliceflow.report.io import RunData, progress, task_table
 from sliceflow.report.style import method_color, new_figure
 from sliceflow.report.tasks import register_report
 from sliceflow.report.tasks.base import SaveStatic, TaskReport
 from sliceflow.rundir import OutputSettings
 
 WEIGHTS_FILE = "weights.csv"
-WEIGHT_COLUMNS = ("method", "seed", "step", "datum", "atom", "weight")
+WEIGHT_FIELDS = [("method", "method"), ("seed", "seed"), ("step", "step"), ("datum", "count"),
+                 ("atom", "count"), ("weight", "float")]  # fmt: skip
 MAX_WEIGHT_ROWS = 60  # data shown in weights.<fmt>
 
 
@@ -181,27 +182,22 @@ def reconstructions_figure(found: Dictionary):
 def read_weights(run: RunData, seed: int) -> dict[str, np.ndarray]:
     """weights.csv of one seed: label -> (N, K) at the last recorded step ({} if absent)."""
     path = run.run_dir / WEIGHTS_FILE
-    if not path.exists():
-        return {}
-    rows = rundir.read_csv(path, WEIGHT_COLUMNS)
-    try:
-        found: dict[str, dict[tuple[int, int], float]] = {}
-        for row in rows:
-            if int(row["seed"]) == seed:
-                cell = (int(row["datum"]), int(row["atom"]))
-                found.setdefault(row["method"], {})[cell] = float(row["weight"])
-        weights = {}
-        for label, cells in found.items():
-            N, K = (max(i for i, _ in cells) + 1), (max(k for _, k in cells) + 1)
-            if min(N, K) < 1 or N * K > len(cells):
-                raise ValueError(f"method {label}: {len(cells)} weights for {N} data x {K} atoms")
-            table = np.full((N, K), np.nan)
-            for (i, k), value in cells.items():
-                table[i, k] = value
-            weights[label] = table
-        return weights
-    except (KeyError, ValueError, TypeError, IndexError) as error:
-        raise RunDirError(f"{path}: malformed content ({error}); {rundir.REWRITE}") from None
+    rows = task_table(run, WEIGHTS_FILE, WEIGHT_FIELDS, 5)
+    found: dict[str, dict[tuple[int, int], float]] = {}
+    for method, row_seed, _, datum, atom, weight in rows or []:  # in step order: the last wins
+        if row_seed == seed:
+            found.setdefault(method, {})[(datum, atom)] = weight
+    weights = {}
+    for label, cells in found.items():
+        N, K = (max(i for i, _ in cells) + 1), (max(k for _, k in cells) + 1)
+        if N * K > len(cells):
+            raise RunDirError(f"{path}: method {label!r} has {len(cells)} weights for {N} data x "
+                              f"{K} atoms; {rundir.REWRITE}")  # fmt: skip
+        table = np.full((N, K), np.nan)
+        for (i, k), value in cells.items():
+            table[i, k] = value
+        weights[label] = table
+    return weights
 
 
 def weights_figure(weights: dict[str, np.ndarray]):
