@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sliceflow.errors import RunDirError
@@ -17,6 +17,7 @@ from sliceflow.rundir import SCENARIO_FILE, write_text
 class Comparison:
     markdown: str  # the table(s), also written to compare.md
     paths: list[Path]  # written files: trace figure, compare.md
+    warnings: list[str] = field(default_factory=list)  # damage read past, "<run>: <line>"
 
 
 def run_names(runs: list[RunData]) -> list[str]:
@@ -90,10 +91,11 @@ def compare_runs(
                for line in unfinished_lines(run)]  # fmt: skip
     if missing:
         lines += ["", "Missing steps:", ""] + missing
-    damaged = [f"- {name}: {line}" for name, run in zip(names, runs, strict=True)
+    damaged = [f"{name}: {line}" for name, run in zip(names, runs, strict=True)
                for line in run.warnings]  # fmt: skip
     if damaged:
-        lines += ["", "Damaged files (the rows named were left out):", ""] + damaged
+        lines += ["", "Damaged files (the rows named were left out):", ""]
+        lines += [f"- {line}" for line in damaged]
     table = "\n".join(lines)
     link = (
         f"[{figure_path.name}]({figure_path.name})"
@@ -102,4 +104,4 @@ def compare_runs(
     )
     document = f"# sliceflow compare\n\n{table}\n\n{link}\n"
     md_path = write_text(out_dir / "compare.md", document)
-    return Comparison(markdown=table, paths=[figure_path, md_path])
+    return Comparison(markdown=table, paths=[figure_path, md_path], warnings=damaged)

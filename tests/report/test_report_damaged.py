@@ -108,6 +108,10 @@ def test_compare_over_a_damaged_folder_warns_in_its_table(tmp_path):
     compared = (tmp_path / "c" / "compare.md").read_text()
     assert "complete, damaged files" in compared
     assert f"- bad: {bad / 'summary.csv'}: damaged, so the summary was recomputed" in compared
+    from sliceflow.report.compare import compare_runs
+
+    warnings = compare_runs([good, bad], out=tmp_path / "c").warnings
+    assert warnings == [f"bad: {line}" for line in load_run(bad).warnings] and len(warnings) == 2
     edit_scenario(bad, lambda data: data["run"].update(completed_steps=[1]))
     message = one_error_line(runner.invoke(app, ["compare", str(good), str(bad)]))
     assert message.startswith(f"{bad / 'scenario.yaml'}: run.completed_steps is [1], not a")
