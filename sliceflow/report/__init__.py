@@ -51,10 +51,11 @@ def render_run(run_dir: Path | str, **options: Any) -> list[Path]:
         run_series,
         trace_figure,
     )
+    from sliceflow.rundir import SCENARIO_FILE
 
     run = load_run(run_dir)
     report = task_report(run.task)
-    settings = resolve_options(run.scenario, **options)
+    settings = resolve_options(run.scenario, run.run_dir / SCENARIO_FILE, **options)
     written: list[Path] = []
     figures: list[EmbeddedFigure] = []
 

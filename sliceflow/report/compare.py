@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sliceflow.errors import RunDirError
 from sliceflow.report.io import RunData, is_interrupted, load_run
 from sliceflow.report.style import resolve_options, save_figure
-from sliceflow.report.tables import STATS_HEADER, markdown_table, missing_lines, stats_table
+from sliceflow.report.tables import STATS_HEADER, markdown_table, stats_table, unfinished_lines
 from sliceflow.report.trace import run_series, trace_figure
-from sliceflow.rundir import write_text
+from sliceflow.rundir import SCENARIO_FILE, write_text
 
 
 @dataclass
 class Comparison:
     markdown: str  # the table(s), also written to compare.md
     paths: list[Path]  # written files: trace figure, compare.md
+    warnings: list[str] = field(default_factory=list)  # damage read past, "<run>: <line>"
 
 
 def run_names(runs: list[RunData]) -> list[str]:
@@ -41,7 +42,8 @@ def _overview(runs: list[RunData], names: list[str]) -> list[list[str]]:
                 run.task,
                 str(run.scenario.get("n_particles", "n/a")),
                 str(run.scenario.get("steps", "n/a")),
-                "interrupted" if is_interrupted(run) else "complete",
+                ("interrupted" if is_interrupted(run) else "complete")
+                + (", damaged files" if run.warnings else ""),
             ]
         )
     return rows
@@ -63,7 +65,8 @@ def compare_runs(
         raise RunDirError("compare needs at least one run directory; pass RUN_DIR RUN_DIR ...")
     runs = [load_run(d) for d in run_dirs]
     names = run_names(runs)
-    settings = resolve_options(runs[0].scenario, format=fmt, threshold=threshold)
+    settings = resolve_options(runs[0].scenario, runs[0].run_dir / SCENARIO_FILE, format=fmt,
+                               threshold=threshold)  # fmt: skip
     fmt, threshold = settings.format, settings.threshold
     out_dir = Path(out) if out is not None else Path(run_dirs[0]).parent / "compare"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -84,13 +87,15 @@ def compare_runs(
     )
     lines = [overview, "", f"log10 {quantity} over seeds; threshold {threshold:g}.", ""]
     lines.append(markdown_table(STATS_HEADER, rows))
-    missing = [
-        f"- {name}: {line}"
-        for name, run in zip(names, runs, strict=True)
-        for line in missing_lines(run)
-    ]
+    missing = [f"- {name}: {line}" for name, run in zip(names, runs, strict=True)
+               for line in unfinished_lines(run)]  # fmt: skip
     if missing:
         lines += ["", "Missing steps:", ""] + missing
+    damaged = [f"{name}: {line}" for name, run in zip(names, runs, strict=True)
+               for line in run.warnings]  # fmt: skip
+    if damaged:
+        lines += ["", "Damaged files (the rows named were left out):", ""]
+        lines += [f"- {line}" for line in damaged]
     table = "\n".join(lines)
     link = (
         f"[{figure_path.name}]({figure_path.name})"
@@ -99,4 +104,4 @@ def compare_runs(
     )
     document = f"# sliceflow compare\n\n{table}\n\n{link}\n"
     md_path = write_text(out_dir / "compare.md", document)
-    return Comparison(markdown=table, paths=[figure_path, md_path])
+    return Comparison(markdown=table, paths=[figure_path, md_path], warnings=damaged)

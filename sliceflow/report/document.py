@@ -11,9 +11,9 @@ from sliceflow.report.io import RunData, is_interrupted
 from sliceflow.report.tables import (
     STATS_HEADER,
     markdown_table,
-    missing_lines,
     scenario_table,
     stats_table,
+    unfinished_lines,
 )
 from sliceflow.rundir import OutputSettings, write_text
 
@@ -38,6 +38,9 @@ def _intro(run: RunData, options: OutputSettings) -> list[str]:
     ]
 
 
+DAMAGED = ("Some rows could not be used and were left out; the figures and tables show the "
+           "rest. Re-run the scenario to rewrite the files.")  # fmt: skip
+
 Section = tuple[str, list[str], list[list[str]]]  # (title, header, rows) of a task's own table
 
 
@@ -47,7 +50,10 @@ def render_markdown(run: RunData, options: OutputSettings, figures: list[Embedde
     lines += [markdown_table(["scenario", ""], scenario_table(run)), ""]
     if is_interrupted(run):
         lines += ["## Interrupted run", "", "The run did not finish; missing steps:", ""]
-        lines += [f"- {line}" for line in missing_lines(run)] or ["- (no step count recorded)"]
+        lines += [f"- {line}" for line in unfinished_lines(run)] or ["- (no step count recorded)"]
+        lines.append("")
+    if run.warnings:
+        lines += ["## Damaged files", "", DAMAGED, ""] + [f"- {line}" for line in run.warnings]
         lines.append("")
     lines += ["## Methods", ""] + _intro(run, options) + [""]
     lines += [markdown_table(STATS_HEADER, stats_table(run, options.threshold)), ""]
@@ -88,11 +94,15 @@ def render_html(run: RunData, options: OutputSettings, figures: list[EmbeddedFig
     title = html.escape(f"sliceflow report: {run.name}")
     body = [f"<h1>{title}</h1>", _html_table(["scenario", ""], scenario_table(run))]
     if is_interrupted(run):
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in missing_lines(run))
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in unfinished_lines(run))
         body.append(
             '<div class="warning"><h2>Interrupted run</h2>'
             f"<p>The run did not finish; missing steps:</p><ul>{items}</ul></div>"
         )
+    if run.warnings:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in run.warnings)
+        body.append(f'<div class="warning"><h2>Damaged files</h2><p>{DAMAGED}</p>'
+                    f"<ul>{items}</ul></div>")  # fmt: skip
     body += ["<h2>Methods</h2>"] + [f"<p>{html.escape(p)}</p>" for p in _intro(run, options)]
     body.append(_html_table(STATS_HEADER, stats_table(run, options.threshold)))
     for title, header, rows in sections:

@@ -25,6 +25,7 @@ def render_images(run: RunData, options, static) -> list[Path]:
     final = rundir.read_npz(path)
     if "source_grid" not in final:
         return []
+    _check_final(final, path)
     labels = [label for label in run.labels if label in final]
     written = []
     for label in labels:
@@ -37,6 +38,22 @@ def render_images(run: RunData, options, static) -> list[Path]:
         gif = recolor_gif(run, labels[0], options)
         written += [gif] if gif is not None else []
     return written
+
+
+def _check_final(final: dict[str, np.ndarray], path: Path) -> None:
+    """RunDirError unless the grids are (rows, columns), the seed one number and the images
+    there (their shapes are checked against the grids when drawn)."""
+    grids = [key for key in ("source_grid", "target_grid") if key in final]
+    for key in grids:
+        grid = final[key]
+        if grid.shape != (2,) or grid.dtype.kind not in "iu" or grid.min() < 1:
+            raise RunDirError(f"{path}: array '{key}' (shape {grid.shape}) is not (rows, "
+                              f"columns); {rundir.REWRITE}")  # fmt: skip
+    needed = ["seed", "source"] + (["target"] if "target_grid" in final else [])
+    missing = [key for key in needed if key not in final]
+    if missing or final["seed"].size != 1 or final["seed"].dtype.kind not in "iu":
+        what = f"no '{missing[0]}' array" if missing else "array 'seed' is not one seed"
+        raise RunDirError(f"{path}: {what}; {rundir.REWRITE}")
 
 
 def as_image(values: np.ndarray, grid, path: Path, name: str) -> Image.Image:

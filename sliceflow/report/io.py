@@ -15,9 +15,21 @@ import numpy as np
 from sliceflow import rundir
 from sliceflow.errors import RunDirError
 from sliceflow.rundir import DrawingRecord, MethodTrace, SummaryRow, TraceSchema, read_drawing
+from sliceflow.rundir.bounded import present
+from sliceflow.rundir.readers import read_record
+from sliceflow.rundir.record import shown
+from sliceflow.rundir.rows import Expected, RowCheck, read_rows
+from sliceflow.rundir.traces import (
+    TraceFile,
+    read_metrics_file,
+    read_summary_file,
+    read_trace_file,
+    summary_from_trace,
+)
 
 __all__ = [
-    "Progress", "RunData", "RunDirError", "file_label", "is_interrupted", "load_run", "progress"
+    "Progress", "RunData", "RunDirError", "file_label", "is_interrupted", "load_run", "progress",
+    "task_table",
 ]  # fmt: skip
 
 
@@ -32,6 +44,7 @@ class RunData:
     summary: dict[str, list[SummaryRow]]  # per label, sorted by step
     summary_source: str  # "summary.csv" or "trace.csv" (recomputed when summary.csv is missing)
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # a line per kind of damage read past
 
     @property
     def name(self) -> str:
@@ -77,19 +90,39 @@ class RunData:
         return self.run_dir / rundir.PARTICLES_FILE
 
 
+def _declared(scenario: dict[str, Any]) -> list[str]:
+    """The method labels the scenario declares, in its order."""
+    entries = scenario.get("methods")
+    return [str(entry.get("label") or entry.get("method"))
+            for entry in (entries if isinstance(entries, list) else [])
+            if isinstance(entry, dict)]  # fmt: skip
+
+
 def _ordered_labels(scenario: dict[str, Any], trace_labels: list[str]) -> list[str]:
     """Scenario order of the methods that have a trace, then any other traced label."""
-    declared = []
-    entries = scenario.get("methods")
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, dict):
-            declared.append(str(entry.get("label") or entry.get("method")))
-    ordered = [label for label in declared if label in trace_labels]
+    ordered = [label for label in _declared(scenario) if label in trace_labels]
     return ordered + [label for label in trace_labels if label not in ordered]
 
 
+def _expected(scenario: dict[str, Any]) -> Expected:
+    """The methods, seeds and steps scenario.yaml allows in the tables (None: not recorded)."""
+    seeds = scenario.get("seeds")
+    seeds = range(seeds) if isinstance(seeds, int) else seeds
+    return Expected(
+        labels=frozenset(_declared(scenario))
+        if isinstance(scenario.get("methods"), list)
+        else None,
+        seeds=frozenset(seeds) if seeds is not None else None,
+        steps=_whole(scenario.get("steps")),
+    )
+
+
 def load_run(run_dir: Path | str) -> RunData:
-    """Read a run directory; raise RunDirError (one line: problem and fix) on bad input."""
+    """Read a run directory; raise RunDirError (one line: problem and fix) on bad input.
+
+    Damaged rows of its tables are dropped, each kind of damage a line of ``RunData.warnings``
+    (a damaged summary.csv is recomputed from trace.csv).
+    """
     run_dir = Path(run_dir)
     hint = "pass the --out directory of a `sliceflow run`"
     if not run_dir.exists():
@@ -97,33 +130,84 @@ def load_run(run_dir: Path | str) -> RunData:
     if not run_dir.is_dir():
         raise RunDirError(f"{run_dir}: not a directory; {hint}")
     trace_path = run_dir / rundir.TRACE_FILE
-    if not trace_path.exists():
+    if not present(trace_path):
         raise RunDirError(
             f"{run_dir}: no {rundir.TRACE_FILE}, so not a run directory; {hint} (or run the "
             "scenario first)"
         )
-    scenario = rundir.read_scenario(run_dir / rundir.SCENARIO_FILE)
+    scenario = read_record(run_dir / rundir.SCENARIO_FILE)
+    expect = _expected(scenario)
     schema = TraceSchema.from_dict((scenario.get("run") or {}).get("trace"))
-    trace_labels, traces = rundir.parsed(trace_path, rundir.read_trace, schema)
-    summary_path = run_dir / rundir.SUMMARY_FILE
-    if summary_path.exists():
-        summary, source = rundir.parsed(summary_path, rundir.read_summary), rundir.SUMMARY_FILE
-        for label in trace_labels:  # a label traced but never summarised: recompute it
-            if label not in summary:
-                summary[label] = rundir.summary_from_trace({label: traces[label]})[label]
-    else:
-        summary, source = rundir.summary_from_trace(traces), rundir.TRACE_FILE
+    found = read_trace_file(trace_path, schema, expect)
+    warnings = list(found.warnings)
+    summary, source = _summary(run_dir, found, expect, warnings)
     metrics_path = run_dir / rundir.METRICS_FILE
-    metrics = rundir.parsed(metrics_path, rundir.read_metrics) if metrics_path.exists() else []
-    return RunData(
+    metrics: list[dict[str, Any]] = []
+    if present(metrics_path):
+        metrics, problems = read_metrics_file(metrics_path, expect)
+        warnings += problems
+    run = RunData(
         run_dir=run_dir,
         scenario=scenario,
-        labels=_ordered_labels(scenario, trace_labels),
-        traces=traces,
+        labels=_ordered_labels(scenario, found.labels),
+        traces=found.traces,
         summary=summary,
         summary_source=source,
         metrics=metrics,
+        warnings=warnings,
     )
+    run.warnings += _gaps(run, trace_path)
+    return run
+
+
+def _summary(run_dir: Path, found: TraceFile, expect: Expected, warnings: list[str]
+             ) -> tuple[dict[str, list[SummaryRow]], str]:  # fmt: skip
+    """summary.csv (a label it lacks recomputed from the trace), or the trace's summary if
+    summary.csv is absent or damaged; its damage appended to ``warnings``."""
+    path = run_dir / rundir.SUMMARY_FILE
+    if not present(path):
+        return summary_from_trace(found.traces), rundir.TRACE_FILE
+    summary, problems = read_summary_file(path, expect)
+    if problems:
+        warnings += problems
+        warnings.append(f"{path}: damaged, so the summary was recomputed from {rundir.TRACE_FILE}")
+        return summary_from_trace(found.traces), rundir.TRACE_FILE
+    for label in found.labels:  # a label traced but never summarised: recompute it
+        if label not in summary:
+            summary[label] = summary_from_trace({label: found.traces[label]})[label]
+    return summary, rundir.SUMMARY_FILE
+
+
+def _gaps(run: RunData, trace_path: Path) -> list[str]:
+    """A line per method whose trace stops a trace period or more before the step
+    scenario.yaml says it completed (rows missing from trace.csv)."""
+    trace = run.scenario.get("trace")
+    every = _whole(trace.get("every")) if isinstance(trace, dict) else None
+    completed = run.run_info.get("completed_steps") or {}
+    lines = []
+    for label in run.labels:
+        done = completed.get(label)
+        if every is None or done is None or label not in run.traces:
+            continue
+        last = int(run.traces[label].steps.max())
+        if last + every <= done:
+            lines.append(f"{trace_path}: method {shown(label)} is traced up to step {last}, "
+                         f"but scenario.yaml says it completed step {done}: rows are "
+                         "missing")  # fmt: skip
+    return lines
+
+
+def task_table(run: RunData, name: str, fields: list[tuple[str, str]], n_key: int,
+               check: RowCheck | None = None) -> list[tuple] | None:  # fmt: skip
+    """A task's own table in the run folder (None if absent), typed and checked as the run's
+    tables are (:func:`sliceflow.rundir.rows.read_rows`: fields, key, row check); a damaged row
+    is a one-line RunDirError, so the table is drawn whole or not at all."""
+    path = run.run_dir / name
+    if not present(path):
+        return None
+    rows, damage = read_rows(path, fields, n_key, _expected(run.scenario), check)
+    damage.check()
+    return rows
 
 
 @dataclass
@@ -160,7 +244,7 @@ class Progress:
 def progress(run: RunData) -> list[Progress]:
     """Per method, the last completed step (``run.completed_steps``, else the last traced step)."""
     completed = run.run_info.get("completed_steps") or {}
-    declared = _ordered_labels(run.scenario, [])
+    declared = _declared(run.scenario)
     trace = run.scenario.get("trace")
     every = max(_whole(trace.get("every")) or 1, 1) if isinstance(trace, dict) else 1
     labels = run.labels + [label for label in declared if label not in run.labels]

@@ -20,7 +20,10 @@ def column_indices(n_snapshots: int, n_columns: int) -> np.ndarray:
     """Evenly spaced snapshot indices, first and last included, no repeats."""
     if n_snapshots <= 0:
         return np.zeros(0, dtype=int)
-    return np.unique(np.round(np.linspace(0, n_snapshots - 1, n_columns)).astype(int))
+    # More columns than snapshots give every snapshot once: no need to space out more points
+    # (a --gif-frames of 10^9 would take gigabytes).
+    count = min(n_columns, n_snapshots)
+    return np.unique(np.round(np.linspace(0, n_snapshots - 1, count)).astype(int))
 
 
 def marker_size(n_points: int) -> float:

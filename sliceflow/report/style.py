@@ -18,30 +18,43 @@ from pydantic import ValidationError
 
 from sliceflow.errors import RunDirError
 from sliceflow.rundir import DrawingRecord, OutputSettings, atomic_write_bytes
+from sliceflow.rundir.record import shown
 
 DPI = 150  # static figures; readable on a projector
 TARGET_COLOR = "#c8c8c8"  # light grey: the target stays in the background
 FONT = {"axes.titlesize": 13, "axes.labelsize": 13, "xtick.labelsize": 11, "ytick.labelsize": 11}
 
 
-def resolve_options(scenario: dict[str, Any], **given: Any) -> OutputSettings:
+# The command-line option of each output setting (`sliceflow report`).
+OPTIONS = {"gif": "--gif/--no-gif", "gif_seed": "--gif-seed", "gif_frames": "--gif-frames",
+           "gif_fps": "--fps", "gif_size_px": "--size", "format": "--format",
+           "threshold": "--threshold", "log_time": "--log-time/--linear-time"}  # fmt: skip
+
+
+def resolve_options(scenario: dict[str, Any], source: Path | None = None,
+                    **given: Any) -> OutputSettings:  # fmt: skip
     """Options given now (None = unset) win over the run's ``output:`` section, then defaults.
 
     Keys as in a scenario's ``output:`` section (``gif``, ``gif_seed``, ``format`` ...); a bad
-    value is a one-line RunDirError.
+    value is a one-line RunDirError, naming ``source`` (the run's scenario.yaml) when the value
+    came from its ``output:`` section.
     """
     saved = scenario.get("output")
     saved = {k: v for k, v in saved.items() if k in OutputSettings.model_fields} if isinstance(
         saved, dict) else {}  # fmt: skip
-    values = {**saved, **{k: v for k, v in given.items() if v is not None}}
+    chosen = {k: v for k, v in given.items() if v is not None}
     try:
-        return OutputSettings.model_validate(values)
+        return OutputSettings.model_validate({**saved, **chosen})
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
-        shown = first.get("input")
+        value = shown(first.get("input"))
+        if source is not None and field in saved and field not in chosen:
+            option = f" or pass {OPTIONS[field]}" if field in OPTIONS else ""
+            raise RunDirError(f"{source}: output.{field} is {value}: {first['msg']}; give a "
+                              f"valid value there{option}") from None  # fmt: skip
         raise RunDirError(
-            f"output option {field} = {shown!r}: {first['msg']}; give a valid value"
+            f"output option {field} = {value}: {first['msg']}; give a valid value"
         ) from None
 
 

@@ -48,12 +48,17 @@ def load_sweep(folder: Path | str, threshold: float | None = None,
 
 
 def _quantity(folder: Path, record: dict) -> str:
-    from sliceflow.rundir import SCENARIO_FILE, TraceSchema, read_scenario
+    from sliceflow.errors import RunDirError
+    from sliceflow.rundir import SCENARIO_FILE, TraceSchema
+    from sliceflow.rundir.readers import read_record
 
     for point in record["points"]:
         path = folder / point["name"] / SCENARIO_FILE
         if point.get("state") == "completed" and path.is_file():
-            run = read_scenario(path).get("run") or {}
+            try:
+                run = read_record(path).get("run") or {}
+            except RunDirError:
+                continue  # a damaged record names no quantity; another point's may
             return f"log10 {TraceSchema.from_dict(run.get('trace')).description}"
     return "log10 of the traced value"
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from sliceflow.report.io import RunData, SummaryRow, progress
+from sliceflow.rundir.record import shown
 
 
 @dataclass
@@ -91,15 +92,23 @@ def _describe_distribution(spec: Any, key: str = "dataset") -> str:
     if not isinstance(spec, dict):
         return str(spec) if spec is not None else "n/a"
     if "file" in spec:
-        return f"file {spec['file']}"
+        return f"file {_short(spec['file'])}"
     name = spec.get(key, "?")
-    params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != key and v is not None)
-    return f"{name} ({params})" if params else str(name)
+    params = ", ".join(f"{k}={_short(v)}" for k, v in spec.items() if k != key and v is not None)
+    return f"{_short(name)} ({params})" if params else _short(name)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    """``str(value)``, cut to ``limit`` characters (a value read from a file may be huge)."""
+    if isinstance(value, (dict, list)):
+        value = shown(value) if len(value) > 20 else value
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _describe_seeds(seeds: Any) -> str:
     if isinstance(seeds, list):
-        return f"{len(seeds)}: {', '.join(str(s) for s in seeds)}"
+        return _short(f"{len(seeds)}: {', '.join(str(s) for s in seeds[:40])}")
     return str(seeds) if seeds is not None else "n/a"
 
 
@@ -154,9 +163,15 @@ def reference_lines(run: RunData) -> list[tuple[str, float]]:
     return lines
 
 
-def missing_lines(run: RunData) -> list[str]:
+def unfinished_lines(run: RunData) -> list[str]:
     """One line per method that did not finish, naming the missing steps."""
     return [p.describe() for p in progress(run) if p.missing is not None]
+
+
+def missing_lines(run: RunData) -> list[str]:
+    """What the run lacks, a line each: the steps of each method that did not finish, then
+    the damage read past (``RunData.warnings``: rows dropped, a summary recomputed)."""
+    return unfinished_lines(run) + run.warnings
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

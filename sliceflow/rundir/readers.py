@@ -1,14 +1,19 @@
 """Readers of a run folder's files; each turns a damaged file into a one-line ``RunDirError``.
 
-The message names the file and the fix (re-run the scenario), never a traceback.
+Every file is opened through :mod:`sliceflow.rundir.bounded` (regular files only, each under a
+size cap). YAML is read by :func:`read_scenario` alone (bounded in size, depth and nodes) and
+scenario.yaml checked field by field by :func:`read_record`; the tables are read by
+:mod:`sliceflow.rundir.traces`, which drops damaged rows with a warning line each. The message
+names the file and the fix (re-run the scenario), never a traceback.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import zipfile
-from dataclasses import dataclass
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -16,58 +21,25 @@ import numpy as np
 import yaml
 
 from sliceflow.errors import RunDirError
-from sliceflow.rundir.layout import METRIC_COLUMNS, REWRITE, SUMMARY_COLUMNS, TraceSchema
-from sliceflow.rundir.statistics import quartiles_log10
+from sliceflow.rundir import bounded
+from sliceflow.rundir.layout import REWRITE, TraceSchema
+from sliceflow.rundir.record import check_record, shown
+from sliceflow.rundir.traces import (
+    MethodTrace,
+    SummaryRow,
+    read_metrics_file,
+    read_summary_file,
+    read_trace_file,
+    summary_from_trace,
+)
 
+MAX_DEPTH = 64  # nesting levels of a YAML file (the engine writes 5)
+MAX_ENTRIES = 10_000  # arrays in an .npz archive (the engine writes one per method and a few)
 
-@dataclass
-class MethodTrace:
-    """One method's trace rows sorted by (seed, step).
-
-    Attributes
-    ----------
-    seeds, steps : np.ndarray
-        (R,) int: the seed and the step of each row.
-    values : dict of str to np.ndarray
-        Each value column of the schema: (R,) float (inf or NaN for a diverged seed).
-    elapsed_s : np.ndarray
-        (R,) seconds since the method started, at each row.
-    primary : str
-        The value column the summary and the figures show.
-    """
-
-    seeds: np.ndarray  # (R,) int
-    steps: np.ndarray  # (R,) int
-    values: dict[str, np.ndarray]  # column -> (R,)
-    elapsed_s: np.ndarray  # (R,)
-    primary: str
-
-    @property
-    def value(self) -> np.ndarray:
-        """The primary column, (R,) (inf for a diverged seed)."""
-        return self.values[self.primary]
-
-    def seed_series(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """(steps, primary values) of one seed, sorted by step."""
-        mask = self.seeds == seed
-        return self.steps[mask], self.value[mask]
-
-
-@dataclass
-class SummaryRow:
-    """One row of summary.csv: quartiles over seeds of the log10 primary value at one step."""
-
-    method: str
-    step: int
-    n_seeds: int
-    n_diverged: int
-    q25: float
-    median: float
-    q75: float
-
-
-def _number(text: str | None) -> float:
-    return float(text) if text not in ("", None) else math.nan
+__all__ = [
+    "MethodTrace", "SummaryRow", "parsed", "read_csv", "read_metrics", "read_npz", "read_record",
+    "read_scenario", "read_summary", "read_trace", "summary_from_trace",
+]  # fmt: skip
 
 
 def read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
@@ -76,7 +48,7 @@ def read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     Parameters
     ----------
     path : Path
-        The file.
+        The file (a regular file under ``bounded.MAX_CSV_BYTES``).
     columns : tuple of str
         The columns it must have (others are kept).
 
@@ -90,21 +62,18 @@ def read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     RunDirError
         If it is unreadable, not text or misses a column.
     """
+    reader = csv.DictReader(io.StringIO(bounded.read_text(path, bounded.MAX_CSV_BYTES), newline=""))
     try:
-        with path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            missing = [c for c in columns if c not in header]
-            if missing:
-                raise RunDirError(
-                    f"{path}: missing column(s) {', '.join(missing)}; expected "
-                    f"{','.join(columns)} ({REWRITE})"
-                )
-            return list(reader)
-    except UnicodeDecodeError as error:
-        raise RunDirError(f"{path}: not a text CSV file ({error.reason}); {REWRITE}") from None
-    except (OSError, csv.Error) as error:
-        raise RunDirError(f"{path}: unreadable ({error}); {REWRITE}") from None
+        header = reader.fieldnames or []
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise RunDirError(
+                f"{path}: missing column(s) {', '.join(missing)}; expected "
+                f"{','.join(columns)} ({REWRITE})"
+            )
+        return list(reader)
+    except csv.Error as error:
+        raise RunDirError(f"{path}: not a CSV table ({error}); {REWRITE}") from None
 
 
 def parsed(path: Path, reader, *args):
@@ -118,109 +87,139 @@ def parsed(path: Path, reader, *args):
 
 
 def read_trace(path: Path, schema: TraceSchema) -> tuple[list[str], dict[str, MethodTrace]]:
-    """trace.csv as one :class:`MethodTrace` per method.
+    """trace.csv as (methods in order of first appearance, one :class:`MethodTrace` each);
+    any damaged row is a RunDirError (the reports use :func:`read_trace_file`, which drops
+    it with a warning)."""
+    found = read_trace_file(path, schema, strict=True)
+    return found.labels, found.traces
+
+
+def read_summary(path: Path) -> dict[str, list[SummaryRow]]:
+    """summary.csv as each method's rows, sorted by step; any damaged row is a RunDirError."""
+    return read_summary_file(path, strict=True)[0]
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """metrics.csv as dicts with keys method, seed, step (ints), name and value (float); any
+    damaged row is a RunDirError."""
+    return read_metrics_file(path, strict=True)[0]
+
+
+def read_scenario(path: Path) -> dict[str, Any]:
+    """A YAML mapping of a run or sweep folder ({} if absent): the one reader of their YAML.
+
+    Bounded before anything is built from it: its size (``bounded.MAX_YAML_BYTES``), then its
+    nesting (``MAX_DEPTH``) and its values counted with every alias expanded (no more than its
+    size in characters), so a hostile file is a one-line RunDirError, never a hang.
 
     Parameters
     ----------
     path : Path
-        The trace file.
-    schema : TraceSchema
-        Its columns, as the run recorded them.
+        The file.
 
     Returns
     -------
-    labels : list of str
-        The methods in order of first appearance.
-    traces : dict of str to MethodTrace
-        Each method's rows.
+    dict
+        Its mapping ({} for an absent or empty file).
 
     Raises
     ------
     RunDirError
-        If the file is unreadable, misses a column or has no rows (see :func:`parsed` for
-        malformed values).
+        If it is not a regular file, too large, not YAML, not a mapping or out of bounds.
     """
-    rows = read_csv(path, schema.columns)
-    if not rows:
-        raise RunDirError(f"{path}: no rows; the run stopped before its first traced step")
-    grouped: dict[str, list[dict[str, str]]] = {}
-    for row in rows:
-        grouped.setdefault(row["method"], []).append(row)
-    traces = {}
-    for label, group in grouped.items():
-        seeds = np.array([int(r["seed"]) for r in group])
-        steps = np.array([int(r["step"]) for r in group])
-        order = np.lexsort((steps, seeds))
-        values = {c: np.array([_number(r[c]) for r in group])[order] for c in schema.values}
-        elapsed = np.array([_number(r["elapsed_s"]) for r in group])[order]
-        traces[label] = MethodTrace(seeds[order], steps[order], values, elapsed, schema.primary)
-    return list(grouped), traces
-
-
-def read_summary(path: Path) -> dict[str, list[SummaryRow]]:
-    """summary.csv as each method's rows, sorted by step."""
-    summary: dict[str, list[SummaryRow]] = {}
-    for r in read_csv(path, SUMMARY_COLUMNS):
-        summary.setdefault(r["method"], []).append(
-            SummaryRow(r["method"], int(r["step"]), int(r["n_seeds"]), int(r["n_diverged"]),
-                       _number(r["q25"]), _number(r["median"]), _number(r["q75"]))
-        )  # fmt: skip
-    for rows in summary.values():
-        rows.sort(key=lambda s: s.step)
-    return summary
-
-
-def summary_from_trace(traces: dict[str, MethodTrace]) -> dict[str, list[SummaryRow]]:
-    """The engine's summary recomputed from trace rows (when summary.csv is missing).
-
-    Parameters
-    ----------
-    traces : dict of str to MethodTrace
-        Each method's trace.
-
-    Returns
-    -------
-    dict of str to list of SummaryRow
-        Per method, one row per traced step (sorted), of :func:`quartiles_log10` over seeds.
-    """
-    summary = {}
-    for label, trace in traces.items():
-        summary[label] = [
-            SummaryRow(label, int(step), *quartiles_log10(trace.value[trace.steps == step]))
-            for step in np.unique(trace.steps)
-        ]
-    return summary
-
-
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """metrics.csv as dicts with keys method, seed, step (ints), name and value (float)."""
-    return [
-        {"method": r["method"], "seed": int(r["seed"]), "step": int(r["step"]),
-         "name": r["name"], "value": _number(r["value"])}
-        for r in read_csv(path, METRIC_COLUMNS)
-    ]  # fmt: skip
-
-
-def read_scenario(path: Path) -> dict[str, Any]:
-    """scenario.yaml as a dict ({} if absent); RunDirError if it is not a YAML mapping."""
-    if not path.exists():
+    if not bounded.present(path):
         return {}
+    text = bounded.read_text(path, bounded.MAX_YAML_BYTES)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as error:
+        data = yaml.safe_load(text)
+    except RecursionError:
+        raise RunDirError(f"{path}: nested too deeply; {REWRITE}") from None
+    except ValueError:  # a number of thousands of digits, which Python refuses to convert
+        raise RunDirError(f"{path}: a number too long to read; {REWRITE}") from None
+    except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise RunDirError(f"{path}{where}: not valid YAML; {REWRITE}") from None
     if data is not None and not isinstance(data, dict):
         raise RunDirError(f"{path}: not a mapping of keys; {REWRITE}")
+    _check_tree(data or {}, path, len(text) + 1000)
     return data or {}
 
 
+def _check_tree(data: dict, path: Path, budget: int) -> None:
+    """RunDirError if ``data`` nests deeper than MAX_DEPTH or, aliases expanded, holds more
+    than ``budget`` values (a file cannot, without aliases, hold more values than characters)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise RunDirError(f"{path}: more values than its size allows (YAML aliases that "
+                              f"repeat a part over and over); {REWRITE}")  # fmt: skip
+        if depth > MAX_DEPTH:
+            raise RunDirError(f"{path}: nested more than {MAX_DEPTH} levels deep; {REWRITE}")
+        if isinstance(node, dict):
+            stack.extend((value, depth + 1) for value in node.values())
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """A run folder's scenario.yaml ({} if absent), every field the reports use checked for
+    its type (:func:`sliceflow.rundir.record.check_record`); RunDirError naming the field."""
+    return check_record(read_scenario(path), path)
+
+
 def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an .npz file (no pickles); RunDirError if it is damaged."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        reason = str(error).splitlines()[0][:80] if isinstance(error, zipfile.BadZipFile) else ""
-        raise RunDirError(f"{path}: not a readable .npz archive {reason}; {REWRITE}") from None
+    """Every array of an .npz file, each checked before it is read.
+
+    Real numbers only (no pickles, text, complex or structured values), each entry holding the
+    data its header announces, at most ``MAX_ENTRIES`` entries and ``bounded.MAX_NPZ_BYTES``
+    bytes unpacked.
+
+    Raises
+    ------
+    RunDirError
+        One line naming the file (and the array) if it is damaged or out of bounds.
+    """
+    limit = bounded.MAX_NPZ_BYTES
+    with bounded.open_regular(path, limit) as handle:
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                entries = [i for i in archive.infolist() if i.filename.endswith(".npy")]
+                unpacked = sum(i.file_size for i in entries)
+                if len(entries) > MAX_ENTRIES or unpacked > limit:
+                    raise RunDirError(
+                        f"{path}: {bounded.size_text(unpacked)} in {len(entries)} arrays unpacked, "
+                        f"more than sliceflow reads ({bounded.size_text(limit)} in {MAX_ENTRIES}); "
+                        f"{REWRITE}"
+                    )
+                return {i.filename[:-4]: _read_entry(archive, i, path) for i in entries}
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError,
+                NotImplementedError) as error:  # fmt: skip
+            if isinstance(error, RunDirError):
+                raise
+            reason = str(error).splitlines()[0][:80] if str(error) else type(error).__name__
+            raise RunDirError(
+                f"{path}: not a readable .npz archive ({reason}); {REWRITE}"
+            ) from None
+
+
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    """One array of an archive, after its header: real numbers, no more than the entry holds."""
+    name = info.filename[:-4]
+    with archive.open(info) as stream:
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"array {name!r}: .npy format {version}")
+        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else (
+            np.lib.format.read_array_header_2_0)  # fmt: skip
+        shape, _, dtype = header(stream)
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise RunDirError(
+            f"{path}: array {shown(name)} holds {dtype} values, not real numbers; {REWRITE}"
+        )
+    if math.prod(shape) * dtype.itemsize > info.file_size:
+        raise ValueError(f"array {name!r} announces more data than it holds")
+    with archive.open(info) as stream:
+        return np.lib.format.read_array(stream, allow_pickle=False)

@@ -36,6 +36,7 @@ def test_run_with_render_writes_every_output(tmp_path):
     assert Image.open(out / "flows.gif").size == (192, 96)
     # the report's fallback summary agrees with the engine's summary.csv
     run = load_run(out)
+    assert run.warnings == []  # a run as the engine wrote it has no damage to read past
     engine = read_summary(out / "summary.csv")
     mine = summary_from_trace(run.traces)
     for label in ("swd", "max_sw"):
@@ -66,3 +67,16 @@ def test_report_of_an_interrupted_engine_run_names_the_missing_steps(tmp_path):
     assert "max_sw: stopped after step 5 of 12; steps 6-12 missing" in report
     assert "swd: stopped" not in report
     assert (out / "flows.gif").is_file() and (out / "flow_max_sw.gif").is_file()
+    assert load_run(out).warnings == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["plan", "dictionary", "flow_matching"])
+def test_a_finished_run_of_every_task_reads_back_without_a_warning(tmp_path, task):
+    """The checks of scenario.yaml and of the tables refuse nothing the engine writes: a
+    finished run of each task reads back whole (its report is rendered by tests/tasks)."""
+    out = tmp_path / task
+    sliceflow.run(small_scenario(task, output={"gif": False}), out=out, render=False)
+    run = load_run(out)
+    assert run.warnings == [] and run.summary_source == "summary.csv"
+    assert run.labels == [m.get("label", m["method"]) for m in small_scenario(task)["methods"]]

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sliceflow.errors import RunDirError
 from sliceflow.report.io import RunData
 from sliceflow.report.particles import load_particles
 from sliceflow.report.style import TARGET_COLOR, method_color, new_figure, square_limits
+from sliceflow.rundir import REWRITE
 
 PANEL_IN = 2.6
 
@@ -35,16 +37,21 @@ def load_paths(run: RunData) -> FlowPaths | None:
     """The paths of each coupling's last completed snapshot (None if there is none)."""
     if not run.particles_path().exists():
         return None
-    particles = load_particles(run)
+    particles = load_particles(run, ndim=5)
     paths, step = {}, {}
     for label in run.labels:
         array = particles.positions.get(label)
-        if array is not None and array.shape[0] > 0 and array.ndim == 5:
+        if array is not None and array.shape[0] > 0:
             paths[label], step[label] = array[-1], int(particles.steps[array.shape[0] - 1])
     if not paths:
         return None
-    frames = next(iter(paths.values())).shape[1]
-    times = run.run_info.get("frame_times") or list(np.linspace(0, 1, frames))
+    frames = {p.shape[1] for p in paths.values()}
+    times = run.run_info.get("frame_times") or list(np.linspace(0, 1, max(frames)))
+    if frames != {len(times)}:
+        raise RunDirError(
+            f"{run.particles_path()}: paths of {'/'.join(map(str, sorted(frames)))} frames, but "
+            f"scenario.yaml's run.frame_times has {len(times)} times; {REWRITE}"
+        )
     evaluation = run.scenario.get("evaluation") or {}
     shape = evaluation.get("image_shape") if isinstance(evaluation, dict) else None
     image_shape = None

@@ -7,6 +7,7 @@ true atoms of a synthetic set) and weights.csv; nothing is recomputed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,14 +15,15 @@ import numpy as np
 
 from sliceflow import rundir
 from sliceflow.errors import RunDirError
-from sliceflow.report.io import RunData, progress
+from sliceflow.report.io import RunData, progress, task_table
 from sliceflow.report.style import method_color, new_figure
 from sliceflow.report.tasks import register_report
 from sliceflow.report.tasks.base import SaveStatic, TaskReport
 from sliceflow.rundir import OutputSettings
 
 WEIGHTS_FILE = "weights.csv"
-WEIGHT_COLUMNS = ("method", "seed", "step", "datum", "atom", "weight")
+WEIGHT_FIELDS = [("method", "method"), ("seed", "seed"), ("step", "step"), ("datum", "count"),
+                 ("atom", "count"), ("weight", "float")]  # fmt: skip
 MAX_WEIGHT_ROWS = 60  # data shown in weights.<fmt>
 
 
@@ -48,10 +50,13 @@ def load_dictionary(run: RunData, seed_index: int) -> Dictionary:
     arrays = rundir.read_npz(path) if path.exists() else {}
     info = run.run_info
     try:
-        steps, data = arrays["steps"].astype(int), arrays["data"]
+        steps, data = arrays["steps"].astype(int), arrays["data"]  # (T,), (S, N, n)
         seeds = arrays.get("seeds", np.arange(data.shape[0]))
         grid_shape = tuple(int(s) for s in info["grid_shape"])
         n_shown, n_atoms = int(info["n_shown"]), dict(info["n_atoms"])
+        if data.ndim != 3 or steps.ndim != 1 or data.shape[2] != math.prod(grid_shape) or (
+                len(grid_shape) > 1 and math.prod(grid_shape[:2]) != data.shape[2]):  # fmt: skip
+            raise ValueError(f"data of shape {data.shape} for a grid of {grid_shape}")
         if not 0 <= seed_index < data.shape[0]:
             raise RunDirError(f"gif_seed {seed_index} is out of range: the run has "
                               f"{data.shape[0]} seeds; use 0..{data.shape[0] - 1}")  # fmt: skip
@@ -62,6 +67,8 @@ def load_dictionary(run: RunData, seed_index: int) -> Dictionary:
                 continue
             array = arrays[label][: steps.size, seed_index]  # (T, width + shown, n)
             width = array.shape[1] - n_shown
+            if array.ndim != 3 or array.shape[2] != data.shape[2] or width < n_atoms[label]:
+                raise ValueError(f"{label!r} has shape {arrays[label].shape}")
             reached = steps[: array.shape[0]] <= (done.get(label) or 0)
             keep = reached & np.isfinite(array[:, width:]).all(axis=(1, 2))
             last = int(np.nonzero(keep)[0].max()) + 1 if keep.any() else 0
@@ -69,10 +76,14 @@ def load_dictionary(run: RunData, seed_index: int) -> Dictionary:
                 atoms[label] = array[:last, : int(n_atoms[label])]
                 shown[label] = array[last - 1, width:]
         true = arrays.get("true_atoms")
+        if true is not None and (true.ndim != 3 or true.shape[2] != data.shape[2]):
+            raise ValueError(f"true_atoms of shape {true.shape}")
         return Dictionary(steps, atoms, shown, data[seed_index],
                           None if true is None else true[seed_index], grid_shape,
                           int(seeds[seed_index]))  # fmt: skip
     except (KeyError, TypeError, ValueError, IndexError) as error:
+        if isinstance(error, RunDirError):
+            raise
         raise RunDirError(
             f"{path}: not the arrays of a dictionary run ({error}); {rundir.REWRITE}"
         ) from None
@@ -97,6 +108,13 @@ def _draw_atoms(axes_row, atoms: np.ndarray, found: Dictionary, color: str, top:
     return artists
 
 
+def _top(arrays: list[np.ndarray]) -> float:
+    """The top of the value axis: 1.1 times the largest finite value (1 if there is none)."""
+    finite = [a[np.isfinite(a)] for a in arrays]
+    top = 1.1 * max((float(f.max()) for f in finite if f.size), default=0.0)
+    return top if top > 0 else 1.0
+
+
 def _rows_figure(found: Dictionary, labels: list[str], width: float, height: float):
     """One row per method: a single plot (1-D grid) or one image panel per atom (2-D grid)."""
     if found.one_dimensional:
@@ -114,9 +132,8 @@ def atoms_figure(found: Dictionary):
     """One row per method: its atoms at the last snapshot (1-D: true atoms dashed)."""
     labels = list(found.atoms)
     figure, axes = _rows_figure(found, labels, 8.0, 2.4)
-    top = 1.1 * max(np.nanmax(found.atoms[lb][-1]) for lb in labels)
-    if found.true_atoms is not None:
-        top = max(top, 1.1 * float(found.true_atoms.max()))
+    top = _top([found.atoms[lb][-1] for lb in labels] + [
+        found.true_atoms if found.true_atoms is not None else np.zeros(0)])  # fmt: skip
     for row, label in enumerate(labels):
         atoms = found.atoms[label][-1]
         _draw_atoms(axes[row], atoms, found, method_color(row), top)
@@ -165,27 +182,22 @@ def reconstructions_figure(found: Dictionary):
 def read_weights(run: RunData, seed: int) -> dict[str, np.ndarray]:
     """weights.csv of one seed: label -> (N, K) at the last recorded step ({} if absent)."""
     path = run.run_dir / WEIGHTS_FILE
-    if not path.exists():
-        return {}
-    rows = rundir.read_csv(path, WEIGHT_COLUMNS)
-    try:
-        found: dict[str, dict[tuple[int, int], float]] = {}
-        for row in rows:
-            if int(row["seed"]) == seed:
-                cell = (int(row["datum"]), int(row["atom"]))
-                found.setdefault(row["method"], {})[cell] = float(row["weight"])
-        weights = {}
-        for label, cells in found.items():
-            N, K = (max(i for i, _ in cells) + 1), (max(k for _, k in cells) + 1)
-            if min(N, K) < 1 or N * K > len(cells):
-                raise ValueError(f"method {label}: {len(cells)} weights for {N} data x {K} atoms")
-            table = np.full((N, K), np.nan)
-            for (i, k), value in cells.items():
-                table[i, k] = value
-            weights[label] = table
-        return weights
-    except (KeyError, ValueError, TypeError) as error:
-        raise RunDirError(f"{path}: malformed content ({error}); {rundir.REWRITE}") from None
+    rows = task_table(run, WEIGHTS_FILE, WEIGHT_FIELDS, 5)
+    found: dict[str, dict[tuple[int, int], float]] = {}
+    for method, row_seed, _, datum, atom, weight in rows or []:  # in step order: the last wins
+        if row_seed == seed:
+            found.setdefault(method, {})[(datum, atom)] = weight
+    weights = {}
+    for label, cells in found.items():
+        N, K = (max(i for i, _ in cells) + 1), (max(k for _, k in cells) + 1)
+        if N * K > len(cells):
+            raise RunDirError(f"{path}: method {label!r} has {len(cells)} weights for {N} data x "
+                              f"{K} atoms; {rundir.REWRITE}")  # fmt: skip
+        table = np.full((N, K), np.nan)
+        for (i, k), value in cells.items():
+            table[i, k] = value
+        weights[label] = table
+    return weights
 
 
 def weights_figure(weights: dict[str, np.ndarray]):
@@ -211,7 +223,7 @@ def atoms_gif(found: Dictionary, path: Path, frames: int, fps: float, size_px: i
     figure, axes = _rows_figure(found, labels, 8.0, 2.4)
     scale = size_px / 480
     figure.set_size_inches(figure.get_size_inches() * scale)
-    top = 1.1 * max(float(np.nanmax(found.atoms[lb])) for lb in labels)
+    top = _top([found.atoms[lb] for lb in labels])
     images = []
     for t in column_indices(length, frames):
         for row, label in enumerate(labels):

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sliceflow import rundir
-from sliceflow.report.io import RunData
+from sliceflow.report.io import RunData, task_table
 from sliceflow.report.tasks import register_report
 from sliceflow.report.tasks.base import SaveStatic, Section, TaskReport
 from sliceflow.rundir import OutputSettings
 
 SAMPLING_FILE = "sampling.csv"
-SAMPLING_COLUMNS = ("method", "seed", "solver", "steps", "nfe", "w2sq")
+SAMPLING_FIELDS = [("method", "method"), ("seed", "seed"), ("solver", "name"), ("steps", "count"),
+                   ("nfe", "count"), ("w2sq", "float")]  # fmt: skip
 
 
 @dataclass
@@ -41,15 +41,11 @@ class SolverScores:
 
 def read_sampling(run: RunData) -> dict[str, list[SolverScores]]:
     """sampling.csv per coupling label (in run order): Euler by step count, then dopri5."""
-    path = run.run_dir / SAMPLING_FILE
-    if not path.exists():
-        return {}
-    rows = rundir.parsed(path, rundir.read_csv, SAMPLING_COLUMNS)
     groups: dict[str, dict[tuple, list]] = {}
-    for row in rows:
-        key = (row["solver"], int(row["steps"]) if row["solver"] == "euler" else 0)
-        value = (int(row["steps"]), int(row["nfe"]), float(row["w2sq"]))
-        groups.setdefault(row["method"], {}).setdefault(key, []).append(value)
+    rows = task_table(run, SAMPLING_FILE, SAMPLING_FIELDS, 4, _solver_problem)
+    for method, _, solver, steps, nfe, w2sq in rows or []:
+        key = (solver, steps if solver == "euler" else 0)
+        groups.setdefault(method, {}).setdefault(key, []).append((steps, nfe, w2sq))
     result = {}
     for label in [lb for lb in run.labels if lb in groups] + sorted(set(groups) - set(run.labels)):
         keys = sorted(groups[label], key=lambda k: (k[0] != "euler", k[1]))
@@ -59,6 +55,10 @@ def read_sampling(run: RunData) -> dict[str, list[SolverScores]]:
             for key, values in zip(keys, columns, strict=True)
         ]
     return result
+
+
+def _solver_problem(values: tuple) -> str | None:
+    return None if values[2] in ("euler", "dopri5") else f"solver {values[2]!r:.40}"
 
 
 def _quartiles(values: np.ndarray) -> tuple[float, float, float]:

@@ -13,9 +13,10 @@ import numpy as np
 
 from sliceflow.errors import RunDirError
 from sliceflow.report.io import RunData, progress
+from sliceflow.report.particles import on_plane, snapshot_axes
 from sliceflow.report.tasks import register_report
 from sliceflow.report.tasks.base import SaveStatic, TaskReport
-from sliceflow.rundir import OutputSettings, read_npz
+from sliceflow.rundir import REWRITE, TRACE_FILE, OutputSettings, read_npz
 
 SOURCE_COLOR, TARGET_COLOR, PAIR_COLOR = "#1f77b4", "#d62728", "#555555"
 MAX_PAIRS = 2048  # segments drawn per panel (evenly subsampled beyond)
@@ -36,32 +37,30 @@ def load_plans(run: RunData) -> Plans:
     """Read particles.npz; RunDirError (one line) if it is damaged or not a plan run's."""
     path = run.particles_path()
     arrays = read_npz(path)
-    try:
-        steps, source, target = arrays["steps"].astype(int), arrays["source"], arrays["target"]
-        seeds = arrays.get("seeds", np.arange(source.shape[0]))
-        if source.ndim != 3 or source.shape != target.shape or seeds.shape != source.shape[:1]:
-            raise ValueError("source, target and seeds do not match")
-        done = {p.label: p.completed for p in progress(run)}
-        perms = {}
-        for label in run.labels:
-            if label not in arrays:
-                continue
-            array = arrays[label][: steps.size]
-            if array.shape[1:] != source.shape[:2]:
-                raise ValueError(f"plans of {label!r} have shape {array.shape}")
-            last_done = done.get(label) if done.get(label) is not None else -1
-            keep = (steps[: array.shape[0]] <= last_done) & (array >= 0).reshape(
-                array.shape[0], -1
-            ).all(axis=1)  # fmt: skip
-            count = int(np.nonzero(keep)[0].max()) + 1 if keep.any() else 0
-            perms[label] = array[:count]
-            if ((perms[label] < 0) | (perms[label] >= source.shape[1])).any():
-                raise ValueError(f"plans of {label!r} point outside the target")
-    except (KeyError, ValueError, TypeError, IndexError) as error:
-        raise RunDirError(
-            f"{path}: not a plan run's snapshots ({error}); re-run the scenario"
-        ) from None
-    return Plans(steps, seeds, source, target, perms)
+    steps, source, seeds = snapshot_axes(path, arrays, "source")
+    target = arrays.get("target")
+    if target is None or target.shape != source.shape:
+        shape = None if target is None else target.shape
+        raise RunDirError(f"{path}: array 'target' (shape {shape}) is not the shape of 'source' "
+                          f"{source.shape}; {REWRITE}")  # fmt: skip
+    done = {p.label: p.completed for p in progress(run)}
+    perms = {}
+    for label in (label for label in run.labels if label in arrays):
+        array = arrays[label][: steps.size]  # (K, S, n)
+        if array.ndim != 3 or array.shape[1:] != source.shape[:2] or array.dtype.kind not in "iu":
+            raise RunDirError(f"{path}: the plans of {label!r} are {array.dtype} of shape "
+                              f"{array.shape}, not target indices of shape (snapshots, "
+                              f"{source.shape[0]}, {source.shape[1]}); {REWRITE}")  # fmt: skip
+        last_done = done.get(label) if done.get(label) is not None else -1
+        keep = (steps[: array.shape[0]] <= last_done) & (array >= 0).reshape(
+            array.shape[0], -1
+        ).all(axis=1)  # fmt: skip
+        count = int(np.nonzero(keep)[0].max()) + 1 if keep.any() else 0
+        perms[label] = array[:count]
+        if (perms[label] >= source.shape[1]).any() or (perms[label] < 0).any():
+            raise RunDirError(f"{path}: the plans of {label!r} point outside the target; "
+                              f"{REWRITE}")  # fmt: skip
+    return Plans(steps, seeds, on_plane(source), on_plane(target), perms)
 
 
 def curves_figure(run: RunData):
@@ -203,6 +202,12 @@ class PlanReport(TaskReport):
         """plans.<fmt>, plan_curves.<fmt> and, if enabled, plans.gif."""
         from sliceflow.report.document import EmbeddedFigure
 
+        missing = [c for c in ("plan_cost", "w2sq") if c not in run.schema.values]
+        if missing:
+            raise RunDirError(
+                f"{run.run_dir / TRACE_FILE}: no {' and no '.join(missing)} column, which a plan "
+                f"run traces (scenario.yaml says run.task: plan); {REWRITE}"
+            )
         written: list[Path] = []
         static(curves_figure(run), "plan cost against the step (mean, +-1 std over seeds)",
                "plan_curves")  # fmt: skip
