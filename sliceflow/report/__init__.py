@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sliceflow.errors import RunDirError
-from sliceflow.report.io import RunData, file_label, is_interrupted, load_run, progress
+from sliceflow.report.io import RunData, is_interrupted, load_run, progress
+from sliceflow.rundir.layout import file_label
 
 
 def render_run(run_dir: Path | str, **options: Any) -> list[Path]:

@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from sliceflow import rundir
-from sliceflow.report.io import RunData, RunDirError, file_label
+from sliceflow.report.io import RunData, RunDirError
+from sliceflow.rundir.layout import file_label
 
 
 def render_images(run: RunData, options, static) -> list[Path]:

@@ -5,7 +5,6 @@ Nothing here recomputes a flow: the report only ever reads what the engine wrote
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from sliceflow.rundir.traces import (
 )
 
 __all__ = [
-    "Progress", "RunData", "RunDirError", "file_label", "is_interrupted", "load_run", "progress",
+    "Progress", "RunData", "RunDirError", "is_interrupted", "load_run", "progress",
     "task_table",
 ]  # fmt: skip
 
@@ -297,8 +296,3 @@ def _ask_manifold(scenario: dict[str, Any]) -> DrawingRecord:
         )
     except ValueError:
         return read_drawing(None)
-
-
-def file_label(label: str) -> str:
-    """A method label made safe for a file name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)

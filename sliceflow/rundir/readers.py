@@ -32,8 +32,8 @@ from sliceflow.rundir.traces import (
     read_trace_file,
     summary_from_trace,
 )
+from sliceflow.yaml_safe import YAMLInputError, safe_load
 
-MAX_DEPTH = 64  # nesting levels of a YAML file (the engine writes 5)
 MAX_ENTRIES = 10_000  # arrays in an .npz archive (the engine writes one per method and a few)
 
 __all__ = [
@@ -108,9 +108,9 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 def read_scenario(path: Path) -> dict[str, Any]:
     """A YAML mapping of a run or sweep folder ({} if absent): the one reader of their YAML.
 
-    Bounded before anything is built from it: its size (``bounded.MAX_YAML_BYTES``), then its
-    nesting (``MAX_DEPTH``) and its values counted with every alias expanded (no more than its
-    size in characters), so a hostile file is a one-line RunDirError, never a hang.
+    Bounded before anything is built from it: its size (``bounded.MAX_YAML_BYTES``), then what
+    :func:`sliceflow.yaml_safe.safe_load` bounds (nesting, values with every alias expanded,
+    integer literals, repeated keys), so a hostile file is a one-line RunDirError, never a hang.
 
     Parameters
     ----------
@@ -131,7 +131,11 @@ def read_scenario(path: Path) -> dict[str, Any]:
         return {}
     text = bounded.read_text(path, bounded.MAX_YAML_BYTES)
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
+    except YAMLInputError as error:  # out of bounds: too deep, too many values, repeated keys
+        where = f" line {error.line}" if error.line else ""
+        problem = str(error.problem).split(";")[0]  # its fix is the file's writer's, not ours
+        raise RunDirError(f"{path}{where}: {problem}; {REWRITE}") from None
     except RecursionError:
         raise RunDirError(f"{path}: nested too deeply; {REWRITE}") from None
     except ValueError:  # a number of thousands of digits, which Python refuses to convert
@@ -142,26 +146,7 @@ def read_scenario(path: Path) -> dict[str, Any]:
         raise RunDirError(f"{path}{where}: not valid YAML; {REWRITE}") from None
     if data is not None and not isinstance(data, dict):
         raise RunDirError(f"{path}: not a mapping of keys; {REWRITE}")
-    _check_tree(data or {}, path, len(text) + 1000)
     return data or {}
-
-
-def _check_tree(data: dict, path: Path, budget: int) -> None:
-    """RunDirError if ``data`` nests deeper than MAX_DEPTH or, aliases expanded, holds more
-    than ``budget`` values (a file cannot, without aliases, hold more values than characters)."""
-    stack: list[tuple[Any, int]] = [(data, 0)]
-    while stack:
-        node, depth = stack.pop()
-        budget -= 1
-        if budget < 0:
-            raise RunDirError(f"{path}: more values than its size allows (YAML aliases that "
-                              f"repeat a part over and over); {REWRITE}")  # fmt: skip
-        if depth > MAX_DEPTH:
-            raise RunDirError(f"{path}: nested more than {MAX_DEPTH} levels deep; {REWRITE}")
-        if isinstance(node, dict):
-            stack.extend((value, depth + 1) for value in node.values())
-        elif isinstance(node, list):
-            stack.extend((value, depth + 1) for value in node)
 
 
 def read_record(path: Path) -> dict[str, Any]:

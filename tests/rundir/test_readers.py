@@ -73,15 +73,25 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        (BOMB, "more values than its size allows"),
-        ("a: &a [*a]\n", "nested more than 64 levels deep"),
-        ("a: " + "[" * 1100 + "]" * 1100 + "\n", "nested too deeply"),
-        ("a: " + "[" * 70 + "]" * 70 + "\n", "nested more than 64 levels deep"),
-        ("steps: " + "9" * 5001 + "\n", "a number too long to read"),
+        (BOMB, "values once its aliases (*name) are expanded"),
+        ("a: &a [*a]\n", "refers to a value that contains it"),
+        ("a: " + "[" * 1100 + "]" * 1100 + "\n", "nested deeper than 64 levels"),
+        ("a: " + "[" * 70 + "]" * 70 + "\n", "nested deeper than 64 levels"),
+        ("steps: " + "9" * 5001 + "\n", "an integer of 5001 characters"),
         ("- a list\n", "not a mapping of keys"),
         ("a: [unclosed\n", "not valid YAML"),
+        ("a: 1\na: 2\n", "key 'a' is given twice (lines 1 and 2)"),
     ],
-    ids=["alias bomb", "self alias", "deep", "deep but parsed", "huge int", "list", "broken"],
+    ids=[
+        "alias bomb",
+        "self alias",
+        "deep",
+        "deep but parsed",
+        "huge int",
+        "list",
+        "broken",
+        "repeated key",
+    ],  # fmt: skip
 )
 def test_hostile_yaml_is_one_line(tmp_path, text, problem):
     path = tmp_path / "scenario.yaml"

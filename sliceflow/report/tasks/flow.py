@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sliceflow.report.io import RunData, file_label
+from sliceflow.report.io import RunData
 from sliceflow.report.tasks import register_report
 from sliceflow.report.tasks.base import SaveStatic, TaskReport
 from sliceflow.rundir import OutputSettings
+from sliceflow.rundir.layout import file_label
 
 
 @register_report("flow")
