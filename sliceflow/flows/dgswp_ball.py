@@ -11,8 +11,10 @@ from sliceflow.flows.base import FlowContext
 from sliceflow.flows.dgswp import DGSWP, DGSWPFlowConfig
 from sliceflow.ot.sliced import DGSWPSolver
 
-# The paper's Fig. 5 setting (100 inner steps, inner lr 0.01); N = 10 and kappa = 1 / eps^2 = 400
-# (eps = 0.05) are sliceflow's choice, the paper printing neither.
+# The paper's Fig. 5 setting (100 inner steps, inner lr 0.01) and its text's von Mises-Fisher
+# perturbations; kappa = 1 / eps^2 = 400 (eps = 0.05) is sliceflow's choice, the paper printing
+# none. The authors' code (``PoincareDGSWPGradientFlow``): N = 10 and ``perturbation: gaussian``
+# with ``eps: 5.0`` (p + 5 Z, not renormalised).
 BALL_DEFAULTS = {"projection": "busemann", "optimizer": "sgd", "inner_steps": 100}
 DGSWPBallConfig = DGSWPFlowConfig.with_defaults(
     "DGSWPBallConfig", BALL_DEFAULTS, module=__name__, projections=("busemann",),
@@ -33,12 +35,14 @@ class DGSWPBall(DGSWP):
     ``busemann`` family on detached clouds; p persists across flow steps. Particle loss:
     ``h(p)`` at the learned p, differentiated through the gathered points. With
     ``kappa = 1 / eps^2``, vMF(p, kappa) is locally the Gaussian ``p + eps Z`` of the Euclidean
-    estimator projected on the tangent space.
+    estimator projected on the tangent space. ``perturbation: gaussian`` runs the authors'
+    code's smoothing instead: ``p'_k = p + eps Z_k`` off the sphere and Stein's estimator
+    projected on the tangent space (``GaussianBusemannProjections``).
     """
 
     Config = DGSWPBallConfig
     manifolds = frozenset({"poincare"})
-    summary = "DGSWP on the ball: learned Busemann ideal point, vMF score estimator"
+    summary = "DGSWP on the ball: learned Busemann ideal point, vMF (or Gaussian) smoothing"
     reference = (
         "Chapel, Tavenard et al. (2025), Differentiable Generalized Sliced Wasserstein Plans"
     )

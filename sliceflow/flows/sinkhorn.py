@@ -75,7 +75,9 @@ class Sinkhorn(Flow):
     ``(2/n) (T_xx(x_i) - T_xy(x_i))`` in Euclidean space (barycentric projections).
 
     Each seed's problems that stop at ``max_iter`` without meeting ``tol`` are counted per seed
-    (``run.sinkhorn_unconverged`` in scenario.yaml), never hidden.
+    (``run.sinkhorn_unconverged`` in scenario.yaml), never hidden; so are vanilla solves that
+    cannot converge because ``exp(-C / reg)`` underflowed to a support without a plan (the
+    maths API raises there; ``solver: log`` is the fix).
     """
 
     Config = SinkhornConfig
@@ -98,6 +100,7 @@ class Sinkhorn(Flow):
         result = sinkhorn_divergence(
             x, y, cfg.regularisation, cost=self.cost, scaling=cfg.scaling, method=cfg.solver,
             gradient=cfg.gradient, max_iter=cfg.max_iter, tol=cfg.tol, debias=cfg.debias,
+            underflow="flag",
         )  # fmt: skip
         self.unconverged += (~result.converged).cpu().numpy()
         return result.value

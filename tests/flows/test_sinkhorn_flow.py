@@ -110,3 +110,18 @@ def test_non_convergence_is_counted_per_seed_in_scenario_yaml(tmp_path):
     # every loss evaluation (3 steps, then the last step's loss for the trace) hit the limit
     assert run["sinkhorn_unconverged"] == {"capped": [4, 4], "loose": [0, 0]}
     assert run["nonfinite_particles"] == {"capped": [0, 0], "loose": [0, 0]}
+
+
+def test_a_vanilla_kernel_underflowing_to_a_support_without_plan_is_counted_per_seed():
+    """Seed 1's x1 and x2 reach only y1 once exp(-C / reg) underflows: the maths API raises
+    there (naming the log domain); the flow counts it for that seed and carries on."""
+    x = torch.tensor([[[0.0, 0.5], [0.0, -0.5], [20.0, 0.0]]], dtype=torch.float64)
+    y = torch.tensor([[[0.0, 0.0], [40.0, 0.0], [40.0, 1.0]]], dtype=torch.float64)
+    x = torch.cat([torch.tensor([[[0.0, 0.5], [1.0, -0.5], [2.0, 0.0]]]), x]).double()
+    y = torch.cat([torch.tensor([[[0.0, 0.0], [1.0, 0.0], [2.0, 1.0]]]), y]).double()
+    for max_iter in (1000, 5000):  # ends unconverged, or its iterates overflow first
+        flow = make_flow("sinkhorn", n=3, m=3, blur=0.5**0.5, solver="vanilla", scaling=None,
+                         max_iter=max_iter, debias=False)  # fmt: skip
+        loss, grad = value_and_grad(flow, x, y)
+        assert torch.isfinite(loss).all() and torch.isfinite(grad[0]).all()
+        assert flow.counters()["sinkhorn_unconverged"].tolist() == [0, 1]

@@ -14,11 +14,13 @@ from sliceflow.ot.entropic._sinkhorn import (
     sinkhorn_divergence,
     squared_euclidean_cost,
 )
+from sliceflow.ot.entropic._sinkhorn_checks import SinkhornUnderflowError
 
 __all__ = [
     "BarycenterResult",
     "SinkhornDivergenceResult",
     "SinkhornResult",
+    "SinkhornUnderflowError",
     "barycenter",
     "sinkhorn",
     "sinkhorn_divergence",

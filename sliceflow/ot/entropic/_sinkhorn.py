@@ -38,6 +38,7 @@ def sinkhorn(
     tol: float = 1e-6,
     *,
     scaling: float | None = None,
+    underflow: str = "raise",
 ) -> SinkhornResult:
     r"""Entropic optimal transport between histograms by Sinkhorn iterations.
 
@@ -50,6 +51,11 @@ def sinkhorn(
     A problem stops when ``||u * (K v) - a||_2 < tol`` after the v update, or at ``max_iter``;
     within a batch, a converged problem is frozen (its iterates stop changing), so its result
     does not depend on the batch it is in. Non-convergence is reported in ``converged``.
+    Vanilla raises ``SinkhornUnderflowError`` (a ``ValueError`` naming ``method="log"``) when
+    K or an iterate under/overflows, and when a problem ends unconverged with entries of K
+    that underflowed to 0: the support left may hold no plan with marginals a and b (e.g.
+    ``a = [.5, .5]``, ``b = [.3, .7]``, ``C = [[0, 1000], [1000, 1]]``, reg 1), which the log
+    domain still represents.
 
     Gradients (with respect to ``a``, ``b``, ``cost`` when they require grad):
 
@@ -83,15 +89,19 @@ def sinkhorn(
     scaling : float in (0, 1), optional (log only). Epsilon-scaling: iteration k uses
         ``max(reg, (max C - min C) * scaling^(k-1))`` per problem, warm-starting the
         potentials; convergence is tested only once the target reg is reached.
+    underflow : ``"raise"`` (default) or ``"flag"`` (vanilla only): an unconverged problem
+        whose kernel underflowed is an error, or comes back with ``converged`` False for the
+        caller to count (a particle flow counts it per seed).
 
     Returns
     -------
     SinkhornResult
     """
     a, b, cost, unbatched = check_problem(a, b, cost)
-    check_options(reg, method, gradient, max_iter, tol, scaling)
+    check_options(reg, method, gradient, max_iter, tol, scaling, underflow)
     start = None if scaling is None else _cost_range(cost)
-    result = solve(a, b, cost, float(reg), method, gradient, max_iter, tol, start, scaling)
+    result = solve(a, b, cost, float(reg), method, gradient, max_iter, tol, start, scaling,
+                   underflow=underflow)  # fmt: skip
     return first_problem(result) if unbatched else result
 
 
@@ -147,6 +157,7 @@ def sinkhorn_divergence(
     max_iter: int = 1000,
     tol: float = 1e-6,
     debias: bool = True,
+    underflow: str = "raise",
 ) -> SinkhornDivergenceResult:
     r"""Debiased Sinkhorn divergence between point clouds, differentiable in ``x`` and ``y``.
 
@@ -181,13 +192,15 @@ def sinkhorn_divergence(
         iteration to ``reg``, warm-starting the potentials; one schedule for a seed's problems
     method, gradient, max_iter, tol : as in :func:`sinkhorn`, for each of the three problems
     debias : bool, ``False`` returns ``OT_reg(x, y)`` alone
+    underflow : as in :func:`sinkhorn`, for ``OT(x, y)`` (the symmetric problems' supports
+        always hold the diagonal plan)
 
     Returns
     -------
     SinkhornDivergenceResult, with ``value`` (S,) or a scalar for unbatched clouds
     """
     x, y, unbatched = check_clouds(x, y)
-    check_options(reg, method, gradient, max_iter, tol, scaling)
+    check_options(reg, method, gradient, max_iter, tol, scaling, underflow)
     a = _cloud_weights("a", a, x, unbatched)
     b = _cloud_weights("b", b, y, unbatched)
     cost = squared_euclidean_cost if cost is None else cost
@@ -198,7 +211,8 @@ def sinkhorn_divergence(
     if scaling is not None:
         start = torch.stack([_cost_range(matrix) for _, _, matrix in pairs]).amax(0)
     options = (float(reg), method, gradient, max_iter, tol, start, scaling)
-    results = [solve(*problem, *options, symmetric=i > 0) for i, problem in enumerate(pairs)]
+    results = [solve(*problem, *options, symmetric=i > 0, underflow=underflow)
+               for i, problem in enumerate(pairs)]  # fmt: skip
     if debias:
         xy, xx, yy = results
         value = xy.entropic_cost - (xx.entropic_cost + yy.entropic_cost) / 2

@@ -9,18 +9,43 @@ import torch
 
 METHODS = ("log", "vanilla")
 GRADIENTS = ("unrolled", "envelope", "autograd")
+UNDERFLOW = ("raise", "flag")
+
+
+class SinkhornUnderflowError(ValueError):
+    """Vanilla Sinkhorn failed because ``exp(-cost / reg)`` or an iterate under/overflowed.
+
+    ``str()`` is one line naming the fix (``method="log"``); ``problems`` holds the indices of
+    the failed problems of the batch (empty when every problem is concerned).
+    """
+
+    def __init__(self, message: str, problems: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 def raise_vanilla_failure(what: str, iteration: int, cost_over_reg: float) -> None:
     where = "before the first iteration" if iteration == 0 else f"at iteration {iteration}"
-    raise ValueError(
+    raise SinkhornUnderflowError(
         f'method="vanilla" failed: {what} underflowed or overflowed {where} '
         f"(max |cost| / reg = {cost_over_reg:.3g}; exp(-cost/reg) underflows past ~745 in float64, "
         f'~87 in float32); use method="log" or a larger reg'
     )
 
 
-def check_options(reg, method, gradient, max_iter, tol, scaling) -> None:
+def raise_underflowed_support(problems: list[int], max_iter: int, cost_over_reg: float) -> None:
+    """Vanilla did not converge on ``problems`` whose kernel has entries that underflowed to 0."""
+    which = "problem" if len(problems) == 1 else "problems"
+    raise SinkhornUnderflowError(
+        f'method="vanilla" did not converge in {max_iter} iterations on {which} '
+        f"{', '.join(map(str, problems))}, where exp(-cost/reg) underflowed to 0 (max |cost| / "
+        f"reg = {cost_over_reg:.3g}): the zeros can leave no plan with marginals a and b; use "
+        f'method="log" (scaling=0.5 converges fast) or a larger reg',
+        tuple(problems),
+    )
+
+
+def check_options(reg, method, gradient, max_iter, tol, scaling, underflow="raise") -> None:
     if isinstance(reg, torch.Tensor) or not isinstance(reg, numbers.Real):
         raise ValueError(f"reg must be a real number, got {type(reg).__name__}; pass float(reg)")
     if not (math.isfinite(reg) and reg > 0):
@@ -33,6 +58,8 @@ def check_options(reg, method, gradient, max_iter, tol, scaling) -> None:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
     if not (math.isfinite(tol) and tol >= 0):
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    if underflow not in UNDERFLOW:
+        raise ValueError(f"unknown underflow {underflow!r}; choose one of {', '.join(UNDERFLOW)}")
     if scaling is not None:
         if not 0 < scaling < 1:
             raise ValueError(f"scaling must lie strictly between 0 and 1, got {scaling!r}")

@@ -18,14 +18,8 @@ from __future__ import annotations
 
 import torch
 
-from sliceflow.ot.entropic._sinkhorn_loops import (
-    bmv,
-    bvm,
-    exp_floor,
-    log_loop,
-    scale_cost,
-    vanilla_loop,
-)
+from sliceflow.ot.entropic._sinkhorn_loops import bmv, bvm, exp_floor, log_loop, scale_cost
+from sliceflow.ot.entropic._sinkhorn_vanilla import vanilla_loop
 
 
 def masked(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -126,8 +120,8 @@ class UnrolledVanilla(torch.autograd.Function):
     """Vanilla twin of :class:`UnrolledLog`; outputs ``f = reg log u`` and ``g = reg log v``."""
 
     @staticmethod
-    def forward(ctx, a, b, cost, reg, max_iter, tol):
-        out = vanilla_loop(a, b, cost, reg, max_iter, tol, keep_history=True)
+    def forward(ctx, a, b, cost, reg, max_iter, tol, underflow="raise"):
+        out = vanilla_loop(a, b, cost, reg, max_iter, tol, keep_history=True, underflow=underflow)
         ctx.save_for_backward(a, b, cost, *out.history, out.n_iter)
         ctx.reg = reg
         ctx.mark_non_differentiable(out.n_iter, out.converged, out.error)
@@ -139,7 +133,7 @@ class UnrolledVanilla(torch.autograd.Function):
         grads = vanilla_reverse_sweep(
             a, b, cost, ctx.reg, (us, vs), n_iter, grad_f, grad_g, ctx.needs_input_grad[2]
         )
-        return (*grads, None, None, None)
+        return (*grads, None, None, None, None)
 
 
 class EnvelopeObjective(torch.autograd.Function):

@@ -1,4 +1,5 @@
-"""Sinkhorn iterations (log domain and vanilla) on a batch of problems, with per-problem stopping.
+"""Sinkhorn iterations in the log domain on a batch of problems, with per-problem stopping, and
+the parts the vanilla loop (``_sinkhorn_vanilla.py``) shares.
 
 Shapes: ``a`` (S, n), ``b`` (S, m), ``cost`` (S, n, m). Potentials ``f`` (S, n), ``g`` (S, m) are in
 cost units (``f = reg log u``, ``g = reg log v``), so the plan is ``exp((f_i + g_j - C_ij) / reg)``.
@@ -176,48 +177,6 @@ def log_loop(
         stop.record(row_error(a, f, f_next, reg), reg == schedule.target)
     history = (torch.stack(fs), torch.stack(gs), torch.stack(regs)) if keep_history else None
     return stop.output(f, g, history)
-
-
-def vanilla_loop(
-    a,
-    b,
-    cost,
-    reg: float,
-    max_iter: int,
-    tol: float,
-    keep_history: bool,
-    differentiable: bool = False,
-) -> LoopOutput:
-    """Vanilla Sinkhorn ``u = a / (K v)``, ``v = b / (K^T u)``; ``history`` = (U, V) if kept.
-
-    Raises ValueError when ``K = exp(-C / reg)`` or an iterate under/overflows.
-    """
-    kernel = torch.exp(-cost / reg)
-    check_vanilla(kernel, cost, reg, "the kernel exp(-cost/reg)", 0)
-    stop = Stopping(a, tol)
-    v = torch.ones_like(b)
-    u = None
-    us, vs = [], [v]
-    settled = torch.ones_like(stop.active)
-    for k in range(1, max_iter + 1):
-        kv = bmv(kernel, v)  # (S, n)
-        if u is not None:
-            if stop.record(torch.linalg.vector_norm(u * kv - a, dim=-1), settled):
-                break
-        u_next = a / kv
-        check_vanilla(u_next, cost, reg, "u = a / (K v)", k)
-        u = u_next if u is None else torch.where(stop.active[:, None], u_next, u)
-        v_next = b / bvm(u, kernel)
-        check_vanilla(v_next, cost, reg, "v = b / (K^T u)", k)
-        v = torch.where(stop.active[:, None], v_next, v)
-        stop.n_iter += stop.active
-        if keep_history:
-            us.append(u)
-            vs.append(v)
-    else:
-        stop.record(torch.linalg.vector_norm(u * bmv(kernel, v) - a, dim=-1), settled)
-    history = (torch.stack(us), torch.stack(vs)) if keep_history else None
-    return stop.output(reg * u.log(), reg * v.log(), history)
 
 
 def check_vanilla(values, cost, reg, what: str, iteration: int) -> None:

@@ -7,12 +7,13 @@ from dataclasses import dataclass, fields
 import torch
 
 from sliceflow.ot.entropic._sinkhorn_grad import EnvelopeObjective, UnrolledLog, UnrolledVanilla
-from sliceflow.ot.entropic._sinkhorn_loops import RegSchedule, exp_floor, log_loop, vanilla_loop
+from sliceflow.ot.entropic._sinkhorn_loops import RegSchedule, exp_floor, log_loop
 from sliceflow.ot.entropic._sinkhorn_symmetric import (
     UnrolledSymmetric,
     symmetric_log_loop,
     symmetric_vanilla_loop,
 )
+from sliceflow.ot.entropic._sinkhorn_vanilla import vanilla_loop
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,26 @@ def first_problem(result: SinkhornResult) -> SinkhornResult:
 
 
 def solve(
-    a, b, cost, reg, method, gradient, max_iter, tol, start=None, scaling=None, symmetric=False
+    a,
+    b,
+    cost,
+    reg,
+    method,
+    gradient,
+    max_iter,
+    tol,
+    start=None,
+    scaling=None,
+    symmetric=False,
+    underflow="raise",
 ) -> SinkhornResult:
-    """Batched Sinkhorn. ``start`` (S,): annealing start; ``symmetric``: ``OT(a, a)`` (b unused)."""
+    """Batched Sinkhorn. ``start`` (S,): annealing start; ``symmetric``: ``OT(a, a)`` (b unused);
+    ``underflow``: what vanilla does with an unconverged problem whose kernel underflowed
+    (``"raise"`` or ``"flag"``; a symmetric problem's support holds the diagonal plan)."""
     target = torch.full((cost.shape[0],), reg, dtype=cost.dtype, device=cost.device)
     schedule = RegSchedule(target, start, scaling)
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (a, b, cost))
-    options = (reg, method, schedule, max_iter, tol, symmetric)
+    options = (reg, method, schedule, max_iter, tol, symmetric, underflow)
     if needs_grad and gradient == "unrolled":
         return _assemble(cost, reg, *_unrolled(a, b, cost, *options))
     differentiable = needs_grad and gradient == "autograd"
@@ -73,23 +87,23 @@ def solve(
     return SinkhornResult(value, *(getattr(result, field.name) for field in fields(result)[1:]))
 
 
-def _unrolled(a, b, cost, reg, method, schedule, max_iter, tol, symmetric):
+def _unrolled(a, b, cost, reg, method, schedule, max_iter, tol, symmetric, underflow):
     if symmetric:
         f, *rest = UnrolledSymmetric.apply(a, cost, method, schedule, reg, max_iter, tol)
         return f, f, *rest
     if method == "log":
         return UnrolledLog.apply(a, b, cost, schedule, max_iter, tol)
-    return UnrolledVanilla.apply(a, b, cost, reg, max_iter, tol)
+    return UnrolledVanilla.apply(a, b, cost, reg, max_iter, tol, underflow)
 
 
-def _loop(a, b, cost, reg, method, schedule, max_iter, tol, symmetric, differentiable):
+def _loop(a, b, cost, reg, method, schedule, max_iter, tol, symmetric, underflow, differentiable):
     if symmetric and method == "log":
         return symmetric_log_loop(a, cost, schedule, max_iter, tol, False, differentiable)
     if symmetric:
         return symmetric_vanilla_loop(a, cost, reg, max_iter, tol, False, differentiable)
     if method == "log":
         return log_loop(a, b, cost, schedule, max_iter, tol, False, differentiable)
-    return vanilla_loop(a, b, cost, reg, max_iter, tol, False, differentiable)
+    return vanilla_loop(a, b, cost, reg, max_iter, tol, False, differentiable, underflow)
 
 
 def _assemble(cost, reg, f, g, n_iter, converged, error) -> SinkhornResult:

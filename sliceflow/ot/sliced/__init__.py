@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sliceflow.ot.sliced._dgswp import DGSWPSolver, Perturbation
 from sliceflow.ot.sliced._dgswp_ball import BusemannProjections
+from sliceflow.ot.sliced._dgswp_ball_gaussian import GaussianBusemannProjections
 from sliceflow.ot.sliced._dgswp_config import DGSWPConfig
 from sliceflow.ot.sliced._dgswp_families import EuclideanProjections, ProjectionFamily
 from sliceflow.ot.sliced._min_swgg import (
@@ -65,6 +66,7 @@ __all__ = [
     "DGSWPConfig",
     "DGSWPSolver",
     "EuclideanProjections",
+    "GaussianBusemannProjections",
     "LowRankMLPSmoothing",
     "MinSWGGConfig",
     "PROJECTIONS",

@@ -12,7 +12,9 @@ done:
   Stein's estimator, SGD or Adam, plan costs from the Gram matrix (``PlanCosts``);
 - ``busemann`` (:class:`BusemannProjections`): ideal points on the Poincaré ball's sphere at
   infinity, von Mises-Fisher smoothing, the score estimator, Riemannian SGD, plan costs from the
-  squared-geodesic cost matrix.
+  squared-geodesic cost matrix; with ``perturbation: gaussian``
+  (:class:`GaussianBusemannProjections`), the authors' code's ``p + eps Z`` and Stein's
+  estimator projected on the sphere.
 
 The particle flows, the plan task and the flow-matching coupling are adapters of it::
 
@@ -33,6 +35,7 @@ import torch
 
 from sliceflow._kernels.threads import run_ranges, seed_ranges
 from sliceflow.ot.sliced._dgswp_ball import BusemannProjections
+from sliceflow.ot.sliced._dgswp_ball_gaussian import GaussianBusemannProjections
 from sliceflow.ot.sliced._dgswp_config import DGSWPConfig
 from sliceflow.ot.sliced._dgswp_families import (
     EuclideanProjections,
@@ -62,6 +65,10 @@ def projection_family(
                 "projection busemann learns an ideal point of the Poincaré ball; "
                 "in R^d use projection linear or mlp"
             )
+        if config.perturbation == "gaussian":  # the authors' code
+            return GaussianBusemannProjections(
+                dim, curvature=curvature, eps=config.eps, dtype=dtype, device=device
+            )
         return BusemannProjections(
             dim, curvature=curvature, kappa=config.kappa, dtype=dtype, device=device
         )
@@ -72,7 +79,7 @@ def projection_family(
         )
     return EuclideanProjections(
         config.projection, config.hidden, dim, dtype=dtype, device=device, eps=config.eps,
-        stable_sort=stable_sort, low_rank=low_rank,
+        stable_sort=stable_sort, low_rank=low_rank, init=config.init,
     )  # fmt: skip
 
 

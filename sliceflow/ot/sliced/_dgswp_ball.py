@@ -67,14 +67,19 @@ class BallClouds:
     m: int
     costs: CostMatrixPlanCosts
 
-    def orders(self, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def orders(
+        self, candidates: np.ndarray, excess: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Busemann orders of K ideal points per seed, (S, K, d) -> sigma, tau (S, K, k).
 
         The ratio clamped ``>= 1e-10`` as :func:`busemann_ratio`; one sort call for both clouds
         when n == m, else quantile levels on ``k = max(n, m)`` as :func:`matched_indices`.
+        ``excess`` (S, K): ``|q|^2 - 1`` of candidates q off the sphere (default: unit ones),
+        so that the ratio's numerator stays ``|q - x|^2``.
         """
         S, n, m = candidates.shape[0], self.n, self.m
-        ratio = np.maximum((self.top - 2.0 * (candidates @ self.points)) / self.bottom, RATIO_MIN)
+        top = self.top if excess is None else self.top + excess[:, :, None]  # (S, K, n + m)
+        ratio = np.maximum((top - 2.0 * (candidates @ self.points)) / self.bottom, RATIO_MIN)
         if n == m:
             order = np.argsort(ratio.reshape(S, -1, 2, n), axis=-1)
             return order[:, :, 0], order[:, :, 1]  # (S, K, k)

@@ -20,12 +20,24 @@ Projection = Literal["linear", "mlp", "busemann"]
 # Keys a projection family has no use for must keep their defaults (a silent no-op would hide
 # a mistake; a full dump of a config, defaults included, still validates). ``hidden`` stays
 # free with ``linear``, as it always was.
-UNUSED = {"linear": ("kappa",), "mlp": ("kappa",), "busemann": ("eps", "hidden")}
 WHY_UNUSED = {
-    "kappa": "it is the von Mises-Fisher concentration of projection busemann; use eps",
-    "eps": "projection busemann perturbs its ideal point by von Mises-Fisher noise; use kappa",
+    "kappa": "it is the von Mises-Fisher concentration of projection busemann (perturbation "
+    "vmf); use eps",
+    "eps": "projection busemann perturbs its ideal point by von Mises-Fisher noise; use kappa, "
+    "or perturbation: gaussian (of scale eps)",
     "hidden": "projection busemann has no hidden layers",
+    "perturbation": "linear and mlp models are always perturbed by Gaussian noise of scale eps; "
+    "perturbation chooses the noise of busemann's ideal point",
+    "init": "init chooses the initialisation of an mlp (a linear model starts at nn.Linear's "
+    "default, busemann at an ideal point uniform on the sphere)",
 }
+
+
+def unused_keys(projection: str, perturbation: str) -> tuple[str, ...]:
+    """The keys the family ``projection`` (with this ``perturbation``) has no use for."""
+    if projection == "busemann":
+        return ("hidden", "init", "eps" if perturbation == "vmf" else "kappa")
+    return ("kappa", "perturbation") + (("init",) if projection == "linear" else ())
 
 
 class DGSWPConfig(SolverConfig):
@@ -36,11 +48,13 @@ class DGSWPConfig(SolverConfig):
               h_{\\text{smooth}}(\\phi)\\big)
 
     ``projection`` names the family: ``linear`` or ``mlp`` models on R^d (Gaussian smoothing of
-    scale ``eps``, Stein's estimator, ``sgd`` or ``adam``) or ``busemann`` on the Poincaré ball
-    (a learned ideal point, von Mises-Fisher smoothing of concentration ``kappa``, the score
-    estimator, Riemannian ``sgd`` on the sphere). Unknown keys are rejected, and so are other
-    values than the defaults for keys the chosen family has no use for. ``projections``: the
-    families a user of the config offers (a flow in R^d: linear and mlp; the ball's: busemann).
+    scale ``eps``, Stein's estimator, ``sgd`` or ``adam``; an mlp starts at ``init``) or
+    ``busemann`` on the Poincaré ball (a learned ideal point, Riemannian ``sgd`` on the sphere,
+    smoothed by ``perturbation``: von Mises-Fisher of concentration ``kappa`` with the score
+    estimator, or the authors' code's Gaussian ``p + eps Z`` with Stein's estimator). Unknown
+    keys are rejected, and so are other values than the defaults for keys the chosen family has
+    no use for. ``projections``: the families a user of the config offers (a flow in R^d:
+    linear and mlp; the ball's: busemann).
     """
 
     projections: ClassVar[tuple[str, ...]] = ("linear", "mlp", "busemann")
@@ -55,6 +69,16 @@ class DGSWPConfig(SolverConfig):
     eps: float = Field(0.05, gt=0, description="Gaussian smoothing scale of the parameters")
     kappa: float = Field(
         400.0, gt=0, description="von Mises-Fisher concentration (busemann; 1 / eps^2, eps 0.05)"
+    )
+    perturbation: Literal["vmf", "gaussian"] = Field(
+        "vmf",
+        description="noise on busemann's ideal point: vmf (concentration kappa, the paper's "
+        "text) or gaussian (p + eps Z, not renormalised, Stein's estimator: the authors' code)",
+    )
+    init: Literal["he", "torch_default"] = Field(
+        "he",
+        description="mlp initialisation: he (Kaiming normal weights) or torch_default "
+        "(nn.Linear's U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the authors' code); biases uniform",
     )
     variance_reduction: bool = Field(
         True, description="subtract h at the current model in the estimator (the paper's Eq. 8)"
@@ -81,7 +105,7 @@ class DGSWPConfig(SolverConfig):
                 f"Poincaré ball, linear and mlp in R^d); use {' or '.join(self.projections)}"
             )
         fields = type(self).model_fields
-        for key in UNUSED[self.projection]:
+        for key in unused_keys(self.projection, self.perturbation):
             if getattr(self, key) != fields[key].default:
                 raise ValueError(
                     f"{key} does not apply to projection {self.projection}: {WHY_UNUSED[key]}"

@@ -18,6 +18,7 @@ import torch
 from sliceflow.optim import BatchedAdam, BatchedSGD
 from sliceflow.ot.sliced._plans import PlanCosts, plan_cost
 from sliceflow.ot.sliced._projections import (
+    INITS,
     PROJECTIONS,
     LowRankMLPSmoothing,
     evaluate,
@@ -112,6 +113,7 @@ class EuclideanProjections:
         NumPy's default sort.
     low_rank : for a one-hidden-layer MLP with d + 1 > n + m, sample the perturbations in the
         span of the points (``LowRankMLPSmoothing``: the same estimator in distribution).
+    init : initialisation of an mlp, ``"he"`` or ``"torch_default"`` (``init_parameters``).
 
     The N + 1 models are evaluated in one batched computation; their plan costs are gathers
     (``PlanCosts``); the optimiser is ``BatchedSGD`` or ``BatchedAdam`` on the flat (S, P).
@@ -128,20 +130,25 @@ class EuclideanProjections:
         eps: float = 0.05,
         stable_sort: bool = False,
         low_rank: bool = True,
+        init: str = "he",
     ) -> None:
         if kind not in PROJECTIONS:
             raise ValueError(f"unknown projection {kind!r}; use one of {', '.join(PROJECTIONS)}")
         if not eps > 0:
             raise ValueError(f"eps must be > 0, got {eps}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; use one of {', '.join(INITS)}")
         self.kind, self.widths, self.dim = kind, widths_of(widths), dim
         self.dtype, self.device, self.eps, self.low_rank = dtype, device, float(eps), low_rank
+        self.init = init
         self.size = parameter_count(kind, dim, self.widths)  # P
         self.argsort = stable_argsort_rows if stable_sort else argsort_rows
 
     def init_params(self, generators: list[torch.Generator]) -> torch.Tensor:
         return init_parameters(
-            self.kind, self.dim, self.widths, generators, dtype=self.dtype, device=self.device
-        )
+            self.kind, self.dim, self.widths, generators, dtype=self.dtype, device=self.device,
+            init=self.init,
+        )  # fmt: skip
 
     def values(self, models: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Model values: models (S, K, P), points (S, M, d) -> (S, K, M)."""

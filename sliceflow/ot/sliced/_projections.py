@@ -6,8 +6,9 @@ arithmetic. Evaluation is a few batched matmuls over the S*K models at once.
 
 - ``linear``: ``m(x) = w^T x + b`` (``nn.Linear(d, 1)``; default PyTorch initialisation).
 - ``mlp``: ``m(x) = w^T relu(W_L ... relu(W_1 x + b_1) ... + b_L) + b`` (``d -> widths[0] ->
-  ... -> widths[-1] -> 1``), He (Kaiming normal, fan-in, ReLU gain) initialisation of the
-  weights, PyTorch's default uniform biases. ``hidden`` is one width or a list of widths.
+  ... -> widths[-1] -> 1``), weights initialised by He (Kaiming normal, fan-in, ReLU gain;
+  ``init="he"``) or as PyTorch's ``nn.Linear`` (``init="torch_default"``), biases uniform as
+  PyTorch's. ``hidden`` is one width or a list of widths.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sliceflow._kernels import onednn
 from sliceflow.random import rand, randn
 
 PROJECTIONS = ("linear", "mlp")
+INITS = ("he", "torch_default")
 POINT_CHUNK = 128  # points per block of a deep mlp (``_evaluate_deep``)
 
 
@@ -43,24 +45,39 @@ def parameter_count(kind: str, d: int, hidden: int | Sequence[int]) -> int:
     return sizes + fan_in + 1
 
 
-def init_parameters(kind, d, hidden, generators, *, dtype, device) -> torch.Tensor:
+def init_parameters(kind, d, hidden, generators, *, dtype, device, init="he") -> torch.Tensor:
     """Flat initial parameters (S, P), every draw from the seed's own generator.
 
-    mlp layout: per hidden layer ``[W_l | b_l]`` row by row (h_l, fan_in + 1), then the output
-    weights ``w`` (h_L) and bias ``b``, so that every layer is one matmul with its inputs
-    augmented by a row of ones. Draws in that order, layer by layer.
+    .. math:: W_l \\sim N(0, 2 / f_l) \\ (he) \\quad\\text{or}\\quad
+              W_l \\sim U(-1/\\sqrt{f_l}, 1/\\sqrt{f_l}) \\ (torch\\_default), \\qquad
+              b_l \\sim U(-1/\\sqrt{f_l}, 1/\\sqrt{f_l})
+
+    (``f_l``: the layer's fan-in). ``torch_default`` is ``nn.Linear``'s
+    ``kaiming_uniform_(a=sqrt(5))``, whose bound is ``1 / sqrt(fan_in)``; a linear model always
+    starts there (``init`` applies to the mlp). mlp layout: per hidden layer ``[W_l | b_l]``
+    row by row (h_l, fan_in + 1), then the output weights ``w`` (h_L) and bias ``b``, so that
+    every layer is one matmul with its inputs augmented by a row of ones. Draws in that order,
+    layer by layer, the weights before the biases.
     """
     if kind == "linear":
         bound = 1 / math.sqrt(d)  # nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
         return _uniform(generators, (d + 1,), bound, dtype, device)
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; use one of {', '.join(INITS)}")
+
+    def weights(shape, fan_in):
+        if init == "he":
+            return randn(generators, shape, dtype=dtype, device=device) * math.sqrt(2 / fan_in)
+        return _uniform(generators, shape, 1 / math.sqrt(fan_in), dtype, device)
+
     S = len(generators)
     parts, fan_in = [], d
     for h in widths_of(hidden):
-        w = randn(generators, (h, fan_in), dtype=dtype, device=device) * math.sqrt(2 / fan_in)
+        w = weights((h, fan_in), fan_in)
         b = _uniform(generators, (h, 1), 1 / math.sqrt(fan_in), dtype, device)
         parts.append(torch.cat([w, b], -1).view(S, -1))
         fan_in = h
-    w_out = randn(generators, (fan_in,), dtype=dtype, device=device) * math.sqrt(2 / fan_in)
+    w_out = weights((fan_in,), fan_in)
     b_out = _uniform(generators, (1,), 1 / math.sqrt(fan_in), dtype, device)
     return torch.cat([*parts, w_out, b_out], dim=-1)
 
