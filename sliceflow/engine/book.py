@@ -17,6 +17,7 @@ import numpy as np
 from sliceflow import rundir
 from sliceflow.engine.result import RunResult
 from sliceflow.errors import RunDirError
+from sliceflow.rundir.checkpoints import check_checkpoint
 from sliceflow.tasks.base import Stepper, Task
 
 FLUSH_SECONDS = 10.0
@@ -80,7 +81,17 @@ class RunBook:
         """Continue ``stepper`` from its last snapshot when the book holds one (``--resume``)."""
         saved = self.checkpoints.get(stepper.label)
         if saved is not None:
-            stepper.load_state_dict(saved["stepper"])
+            try:
+                stepper.load_state_dict(saved["stepper"])
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError,
+                    RuntimeError) as error:  # fmt: skip
+                # restore() checked the book's structure; what a stepper keeps only it knows
+                raise RunDirError(
+                    f"--resume: {self.where()}: the saved state of method {stepper.label!r} "
+                    f"does not fit it ({type(error).__name__}: {str(error)[:200]}); the file is "
+                    "damaged or was written by another sliceflow; run without --resume to start "
+                    "over"
+                ) from None
             self.truncate(stepper.label, stepper.step)
 
     def truncate(self, label: str, step: int) -> None:
@@ -201,31 +212,30 @@ class RunBook:
 
     def restore(self, saved: dict[str, Any]) -> None:
         """Take over what an interrupted run saved (read by ``rundir.read_checkpoint``)."""
-        where = str((self.out_dir or Path(".")) / rundir.CHECKPOINT_FILE)
         if saved.get("scenario") != scenario_identity(self.scenario):
             raise RunDirError(
-                f"--resume: {where} was written for a different scenario; run without --resume "
-                "or choose another --out"
+                f"--resume: {self.where()} was written for a different scenario; run without "
+                "--resume or choose another --out"
             )
         try:
-            rows, metric_rows = list(saved["rows"]), list(saved["metric_rows"])
-            table_rows = {name: list(saved["table_rows"][name]) for name in self.task.tables}
-            particles = {k: np.asarray(saved["particles"][k]) for k in self.labels}
-            if any(particles[k].shape != self.particles[k].shape for k in self.labels):
-                raise ValueError("snapshot shapes differ")
-            completed, elapsed = dict(saved["completed"]), dict(saved["elapsed"])
-            info, checkpoints = dict(saved["info"]), dict(saved["checkpoints"])
-            finals = {k: np.asarray(v) for k, v in dict(saved.get("finals") or {}).items()}
-        except (KeyError, TypeError, ValueError) as error:
+            check_checkpoint(
+                saved, labels=self.labels, seeds=self.scenario.seeds, steps=self.scenario.steps,
+                snapshot_steps=self.snapshot_steps, trace_columns=self.task.schema.columns,
+                tables=self.task.tables, particles=self.particles,
+            )  # fmt: skip
+        except ValueError as error:
             raise RunDirError(
-                f"--resume: {where} is incomplete or damaged ({error}); run without --resume "
-                "to start over"
+                f"--resume: {self.where()} is damaged ({error}); run without --resume to start over"
             ) from None
-        self.rows, self.metric_rows, self.particles = rows, metric_rows, particles
-        self.table_rows = table_rows
-        self.completed, self.elapsed, self.info = completed, elapsed, info
-        self.checkpoints = checkpoints
-        self.finals = {k: v for k, v in finals.items() if k in self.labels}
+        self.rows, self.metric_rows = list(saved["rows"]), list(saved["metric_rows"])
+        self.table_rows = {name: list(saved["table_rows"][name]) for name in self.task.tables}
+        self.particles = {label: saved["particles"][label] for label in self.labels}
+        self.completed, self.elapsed = dict(saved["completed"]), dict(saved["elapsed"])
+        self.info, self.checkpoints = dict(saved["info"]), dict(saved["checkpoints"])
+        self.finals = {k: v for k, v in saved["finals"].items() if k in self.labels}
+
+    def where(self) -> str:
+        return str((self.out_dir or Path(".")) / rundir.CHECKPOINT_FILE)
 
     def result(self):
         return RunResult(
