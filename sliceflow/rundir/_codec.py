@@ -67,8 +67,10 @@ def _encode(obj: Any) -> Any:
         return obj
     if isinstance(obj, (np.ndarray, np.generic)):
         return _encode_numpy(obj)
-    if kind in (list, tuple, set) and all(type(value) in _PLAIN for value in obj):
-        return obj  # the common case (trace rows): nothing to convert
+    if kind in (list, tuple, set) and {type(value) for value in obj} <= _PLAIN:
+        return obj  # nothing to convert
+    if kind is list and _plain_rows(obj):
+        return obj  # trace and table rows, in one pass (a long run has many)
     if kind in (list, tuple):
         return _sequence(obj, [_within(i, value) for i, value in enumerate(obj)])
     if kind in _DICTS:
@@ -77,6 +79,18 @@ def _encode(obj: Any) -> Any:
             return {TAG: _DICTS[kind], "items": [list(pair) for pair in pairs]}
         return _mapping(obj, pairs)
     raise _Unsavable(f"a {kind.__module__}.{kind.__qualname__}")
+
+
+def _plain_rows(rows: list) -> bool:
+    """Whether ``rows`` are tuples of plain values, or of plain values and such tuples (the
+    ``(step, row)`` pairs of a table)."""
+    if {type(row) for row in rows} != {tuple}:
+        return False
+    kinds = {type(value) for row in rows for value in row}
+    if kinds <= _PLAIN:
+        return True
+    inner = {type(v) for row in rows for value in row if type(value) is tuple for v in value}
+    return kinds <= _PLAIN | {tuple} and inner <= _PLAIN
 
 
 def _within(key: Any, value: Any) -> Any:
@@ -131,6 +145,8 @@ def decode(obj: Any) -> Any:
         A malformed tag, for a file that sliceflow did not write.
     """
     kind = type(obj)
+    if kind in (list, tuple) and ({type(value) for value in obj} <= _PLAIN or _plain_rows(obj)):
+        return obj  # no tag inside
     if kind in (list, tuple):
         return _sequence(obj, [decode(value) for value in obj])
     if kind not in _DICTS:

@@ -217,7 +217,7 @@ def test_the_resumed_run_is_the_uninterrupted_one(run_folder, tmp_path):
 
 
 # -- the codec: an exact round trip -------------------------------------------------------------
-def _same(a, b) -> None:
+def same_data(a, b) -> None:
     """``a`` and ``b`` are the same data: types, dtypes, shapes, memory order and bits."""
     assert type(a) is type(b), (type(a), type(b))
     if isinstance(a, np.ndarray | np.generic):
@@ -226,16 +226,18 @@ def _same(a, b) -> None:
             assert b.flags.f_contiguous or not (a.flags.f_contiguous and not a.flags.c_contiguous)
             assert b.flags.writeable
     elif isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+        assert a.dtype == b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad
+        bits = [t.detach().reshape(-1).contiguous().view(torch.uint8) for t in (a, b)]
+        assert torch.equal(*bits)  # NaN payloads too
     elif isinstance(a, dict):
         assert list(a) == list(b)
         for key in a:
-            _same(a[key], b[key])
+            same_data(a[key], b[key])
         assert getattr(a, "__dict__", None) == getattr(b, "__dict__", None)
     elif isinstance(a, list | tuple):
         assert len(a) == len(b)
         for x, y in zip(a, b, strict=True):
-            _same(x, y)
+            same_data(x, y)
     elif isinstance(a, float):
         assert a.hex() == b.hex() if a == a else b != b
     else:
@@ -269,8 +271,8 @@ def _everything():
 def test_every_numpy_value_comes_back_bit_for_bit(tmp_path):
     original = _everything()
     write_checkpoint(tmp_path / "c.pt", {"format": "sliceflow-checkpoint", "data": original})
-    _same(original, read_checkpoint(tmp_path / "c.pt")["data"])
-    _same(original, decode(encode(original)))
+    same_data(original, read_checkpoint(tmp_path / "c.pt")["data"])
+    same_data(original, decode(encode(original)))
 
 
 def test_an_object_that_is_not_data_is_refused_when_saving(tmp_path):
