@@ -37,6 +37,18 @@ class RunDirError(UserError):
     """A run directory that cannot be read or continued: ``path: problem; fix``."""
 
 
+class RunDirWriteError(RunDirError):
+    """A file that could not be written (full disk, read-only folder...): ``path: problem; fix``.
+
+    ``path`` is the file, ``reason`` the system's word for why (``strerror``) and ``errno`` its
+    number, so a caller can say what the files written before it still allow (``--resume``).
+    """
+
+    def __init__(self, message: str, *, path, reason: str, errno: int | None) -> None:
+        super().__init__(message)
+        self.path, self.reason, self.errno = path, reason, errno
+
+
 def format_path(path: tuple) -> str:
     """``("methods", 1, "lr")`` -> ``methods[1].lr``."""
     text = ""
@@ -51,4 +63,11 @@ def closest(name: str, known: list[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-__all__ = ["RunDirError", "ScenarioError", "UserError", "closest", "format_path"]
+__all__ = [
+    "RunDirError",
+    "RunDirWriteError",
+    "ScenarioError",
+    "UserError",
+    "closest",
+    "format_path",
+]

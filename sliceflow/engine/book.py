@@ -16,7 +16,9 @@ import numpy as np
 
 from sliceflow import rundir
 from sliceflow.engine.result import RunResult
-from sliceflow.errors import RunDirError
+from sliceflow.errors import RunDirError, RunDirWriteError
+from sliceflow.rundir.checkpoints import check_checkpoint
+from sliceflow.rundir.writers import write_advice
 from sliceflow.tasks.base import Stepper, Task
 
 FLUSH_SECONDS = 10.0
@@ -70,6 +72,7 @@ class RunBook:
         self.info: dict[str, dict[str, list]] = {}
         self.checkpoints: dict[str, dict[str, Any]] = {}
         self.interrupted = False
+        self.saved = False  # a checkpoint of this run is on disk (written, or resumed from)
         self.started = datetime.now(timezone.utc)
         self.wall_start = time.perf_counter()
         self.last_flush = time.perf_counter()
@@ -80,7 +83,17 @@ class RunBook:
         """Continue ``stepper`` from its last snapshot when the book holds one (``--resume``)."""
         saved = self.checkpoints.get(stepper.label)
         if saved is not None:
-            stepper.load_state_dict(saved["stepper"])
+            try:
+                stepper.load_state_dict(saved["stepper"])
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError,
+                    RuntimeError) as error:  # fmt: skip
+                # restore() checked the book's structure; what a stepper keeps only it knows
+                raise RunDirError(
+                    f"--resume: {self.where()}: the saved state of method {stepper.label!r} "
+                    f"does not fit it ({type(error).__name__}: {str(error)[:200]}); the file is "
+                    "damaged or was written by another sliceflow; run without --resume to start "
+                    "over"
+                ) from None
             self.truncate(stepper.label, stepper.step)
 
     def truncate(self, label: str, step: int) -> None:
@@ -130,33 +143,66 @@ class RunBook:
 
     # -- files ---------------------------------------------------------------------------------
     def flush(self, force: bool = False) -> None:
-        """Write every file (at most every FLUSH_SECONDS, or 20x a write's cost, unless forced)."""
+        """Write every file (at most every FLUSH_SECONDS, or 20x a write's cost, unless forced).
+
+        checkpoint.pt comes first: once it is written, ``--resume`` can rebuild every other
+        file, and if it cannot be written the folder keeps the last save whole. A write the
+        system refuses (full disk...) is one line saying which files are complete.
+        """
         if self.out_dir is None:
             return
         now = time.perf_counter()
         if not force and now - self.last_flush < max(FLUSH_SECONDS, 20 * self.flush_cost):
             return  # writing costs at most ~5% of the run
-        out, schema = self.out_dir, self.task.schema
+        written: list[str] = []
+        try:
+            self.write_files(self.out_dir, written)
+        except RunDirWriteError as error:
+            raise self.write_failed(error, written) from None
+        self.saved = True
+        self.last_flush = time.perf_counter()
+        self.flush_cost = self.last_flush - now
+
+    def write_files(self, out: Path, written: list[str]) -> None:
+        """Write the run folder, checkpoint first, appending each file's name once written."""
+        schema = self.task.schema
+
+        def write(name: str, writer, *args) -> None:
+            writer(out / name, *args)
+            written.append(name)
+
+        write(rundir.CHECKPOINT_FILE, rundir.write_checkpoint, self.checkpoint())
         rows = rundir.ordered_rows(self.rows, self.labels)
-        rundir.write_csv(out / rundir.TRACE_FILE, schema.columns, rows)
-        rundir.write_csv(out / rundir.SUMMARY_FILE, rundir.SUMMARY_COLUMNS,
-                         rundir.summary_rows(rows, schema))  # fmt: skip
+        write(rundir.TRACE_FILE, rundir.write_csv, schema.columns, rows)
+        write(rundir.SUMMARY_FILE, rundir.write_csv, rundir.SUMMARY_COLUMNS,
+              rundir.summary_rows(rows, schema))  # fmt: skip
         if self.metric_rows:
             metric_rows = rundir.ordered_rows(self.metric_rows, self.labels)
-            rundir.write_csv(out / rundir.METRICS_FILE, rundir.METRIC_COLUMNS, metric_rows)
+            write(rundir.METRICS_FILE, rundir.write_csv, rundir.METRIC_COLUMNS, metric_rows)
         for name, columns in self.task.tables.items():
             rows = rundir.ordered_table_rows(self.table_rows[name], self.labels)
-            rundir.write_csv(out / name, columns, rows)
+            write(name, rundir.write_csv, columns, rows)
         arrays = {"steps": np.array(self.snapshot_steps), "seeds": np.array(self.scenario.seeds)}
         arrays.update(self.particles)
         arrays.update(self.arrays)
-        rundir.write_npz(out / rundir.PARTICLES_FILE, arrays)
+        write(rundir.PARTICLES_FILE, rundir.write_npz, arrays)
         if self.final_arrays:
-            rundir.write_npz(out / rundir.FINAL_FILE, {**self.final_arrays, **self.finals})
-        rundir.write_yaml(out / rundir.SCENARIO_FILE, self.resolved())
-        rundir.write_checkpoint(out / rundir.CHECKPOINT_FILE, self.checkpoint())
-        self.last_flush = time.perf_counter()
-        self.flush_cost = self.last_flush - now
+            write(rundir.FINAL_FILE, rundir.write_npz, {**self.final_arrays, **self.finals})
+        write(rundir.SCENARIO_FILE, rundir.write_yaml, self.resolved())
+
+    def write_failed(self, error: RunDirWriteError, written: list[str]) -> RunDirWriteError:
+        """``error`` said for a run: which files are complete, and how to continue."""
+        fix = write_advice(error.errno)
+        if written:
+            kept = f"{', '.join(written)} {'is' if len(written) == 1 else 'are'} complete"
+            then = f"{kept}: {fix}, then run again with --resume to write the rest"
+        elif self.saved:
+            then = (f"{self.out_dir} keeps its previous save whole: {fix}, then run again with "
+                    "--resume to continue from it")  # fmt: skip
+        else:
+            then = f"nothing of this run could be saved: {fix}, then run it again"
+        message = f"{error.path}: could not be written ({error.reason}); {then}"
+        return RunDirWriteError(message, path=error.path, reason=error.reason, errno=error.errno)
 
     def resolved(self) -> dict[str, Any]:
         """The scenario with every default written out, and the ``run`` section."""
@@ -201,31 +247,31 @@ class RunBook:
 
     def restore(self, saved: dict[str, Any]) -> None:
         """Take over what an interrupted run saved (read by ``rundir.read_checkpoint``)."""
-        where = str((self.out_dir or Path(".")) / rundir.CHECKPOINT_FILE)
         if saved.get("scenario") != scenario_identity(self.scenario):
             raise RunDirError(
-                f"--resume: {where} was written for a different scenario; run without --resume "
-                "or choose another --out"
+                f"--resume: {self.where()} was written for a different scenario; run without "
+                "--resume or choose another --out"
             )
         try:
-            rows, metric_rows = list(saved["rows"]), list(saved["metric_rows"])
-            table_rows = {name: list(saved["table_rows"][name]) for name in self.task.tables}
-            particles = {k: np.asarray(saved["particles"][k]) for k in self.labels}
-            if any(particles[k].shape != self.particles[k].shape for k in self.labels):
-                raise ValueError("snapshot shapes differ")
-            completed, elapsed = dict(saved["completed"]), dict(saved["elapsed"])
-            info, checkpoints = dict(saved["info"]), dict(saved["checkpoints"])
-            finals = {k: np.asarray(v) for k, v in dict(saved.get("finals") or {}).items()}
-        except (KeyError, TypeError, ValueError) as error:
+            check_checkpoint(
+                saved, labels=self.labels, seeds=self.scenario.seeds, steps=self.scenario.steps,
+                snapshot_steps=self.snapshot_steps, trace_columns=self.task.schema.columns,
+                tables=self.task.tables, particles=self.particles,
+            )  # fmt: skip
+        except ValueError as error:
             raise RunDirError(
-                f"--resume: {where} is incomplete or damaged ({error}); run without --resume "
-                "to start over"
+                f"--resume: {self.where()} is damaged ({error}); run without --resume to start over"
             ) from None
-        self.rows, self.metric_rows, self.particles = rows, metric_rows, particles
-        self.table_rows = table_rows
-        self.completed, self.elapsed, self.info = completed, elapsed, info
-        self.checkpoints = checkpoints
-        self.finals = {k: v for k, v in finals.items() if k in self.labels}
+        self.rows, self.metric_rows = list(saved["rows"]), list(saved["metric_rows"])
+        self.table_rows = {name: list(saved["table_rows"][name]) for name in self.task.tables}
+        self.particles = {label: saved["particles"][label] for label in self.labels}
+        self.completed, self.elapsed = dict(saved["completed"]), dict(saved["elapsed"])
+        self.info, self.checkpoints = dict(saved["info"]), dict(saved["checkpoints"])
+        self.finals = {k: v for k, v in saved["finals"].items() if k in self.labels}
+        self.saved = True
+
+    def where(self) -> str:
+        return str((self.out_dir or Path(".")) / rundir.CHECKPOINT_FILE)
 
     def result(self):
         return RunResult(

@@ -1,12 +1,15 @@
 """Atomic writers: a temporary file in the same folder, then a rename.
 
 An interrupted run therefore leaves complete files for the steps it finished, never a
-half-written one.
+half-written one. A write the system refuses (full disk, read-only folder...) leaves the file as
+it was and raises a one-line ``RunDirWriteError`` naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import math
 import os
@@ -18,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import yaml
+
+from sliceflow.errors import RunDirWriteError
 
 # The process umask, read once (reading it means setting it), for the mode of the files written.
 _UMASK = os.umask(0)
@@ -38,18 +43,59 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     -------
     Path
         ``path``, with the usual mode (``0o666`` less the umask).
+
+    Raises
+    ------
+    RunDirWriteError
+        When the system refuses (full disk, quota, read-only or missing folder...): one line
+        naming the file, why and what to do. ``path`` is then as it was before (no temporary
+        file is left behind).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    temporary = None
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            _write_all(handle, data)
+        finally:
+            os.close(handle)
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual mode
         os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+    except BaseException as error:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise write_error(path, error) from None
         raise
     return path
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (one call may write fewer)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(handle, view) :]
+
+
+def write_error(path: Path, error: OSError) -> RunDirWriteError:
+    """The one-line error for ``path`` that could not be written because of ``error``."""
+    reason = error.strerror or type(error).__name__
+    return RunDirWriteError(
+        f"{path}: could not be written ({reason}); {write_advice(error.errno)}, then try again",
+        path=path, reason=reason, errno=error.errno,
+    )  # fmt: skip
+
+
+def write_advice(number: int | None) -> str:
+    """What to do about a failed write, from its ``errno``."""
+    if number in (errno.ENOSPC, errno.EDQUOT):
+        return "free space on that disk"
+    if number in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "make that folder writable"
+    if number in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ENOENT):
+        return "check the path (a file stands where a folder should, or the reverse)"
+    return "check the disk"
 
 
 def _fmt(value: Any) -> Any:
