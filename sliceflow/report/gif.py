@@ -25,6 +25,7 @@ from sliceflow.report.style import (
     setup_domain_axes,
     square_limits,
 )
+from sliceflow.rundir.writers import write_error
 
 GIF_DPI = 100  # pixel size = inches * 100 exactly
 FLOWS_COLUMNS = 4  # flows.gif: methods side by side, wrapped into rows of at most 4 panels
@@ -79,10 +80,14 @@ def write_gif(frames: list[Image.Image], path: Path, fps: float) -> Path:
     sizing = new_figure(width / GIF_DPI, height / GIF_DPI, dpi=GIF_DPI)  # the writer's frame size
     tmp = path.with_name(path.stem + ".tmp.gif")  # PillowWriter picks the format by suffix
     writer = FramePillowWriter(fps=fps)
-    with writer.saving(sizing, str(tmp), dpi=GIF_DPI):
-        for frame in frames:
-            writer.add_frame(frame)
-    tmp.replace(path)
+    try:
+        with writer.saving(sizing, str(tmp), dpi=GIF_DPI):
+            for frame in frames:
+                writer.add_frame(frame)
+        tmp.replace(path)
+    except OSError as error:  # a full disk or a read-only folder: one line, no stray file
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, error) from None
     return path
 
 

@@ -131,3 +131,23 @@ def test_the_cli_says_one_line_exits_2_and_resume_finishes(tmp_path, full_disk, 
 def _values(path: Path) -> list[str]:
     """The lines of a trace.csv less their elapsed_s column (a time, not a result)."""
     return [line.rsplit(",", 1)[0] for line in path.read_text().splitlines()]
+
+
+def test_a_gif_that_cannot_be_written_is_one_error_and_leaves_no_temporary_file(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    from PIL import Image
+
+    from sliceflow.errors import RunDirWriteError
+    from sliceflow.report import gif
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gif.FramePillowWriter, "finish", full)  # where Pillow writes the file
+    frames = [Image.new("RGB", (32, 32)) for _ in range(2)]
+    with pytest.raises(RunDirWriteError, match="flow_a.gif: could not be written"):
+        gif.write_gif(frames, tmp_path / "flow_a.gif", fps=4)
+    assert list(tmp_path.iterdir()) == []
