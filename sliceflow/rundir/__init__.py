@@ -10,12 +10,22 @@ package only. Split by concern:
   interrupted run leaves complete files for the steps it finished, never a half-written one;
 - :mod:`~sliceflow.rundir.readers`: readers that turn a damaged file into a one-line
   ``RunDirError`` naming the file and the fix;
-- :mod:`~sliceflow.rundir.checkpoints`: checkpoint.pt behind a header and a checksum.
+- :mod:`~sliceflow.rundir.checkpoints`: checkpoint.pt behind a header and a checksum;
+- :mod:`~sliceflow.rundir.guard`: which folders a run may write (never one of other files), and
+  a lock so that one process at a time writes a folder.
 """
 
 from __future__ import annotations
 
 from sliceflow.rundir.checkpoints import CHECKPOINT_MAGIC, read_checkpoint, write_checkpoint
+from sliceflow.rundir.guard import (
+    LOCK_FILE,
+    FolderLock,
+    FolderLocked,
+    check_output_path,
+    claim_run_folder,
+    open_folder,
+)
 from sliceflow.rundir.layout import (
     CHECKPOINT_FILE,
     FIGURE_FORMATS,
@@ -66,6 +76,7 @@ __all__ = [
     "FIGURE_FORMATS",
     "FINAL_FILE",
     "KEY_COLUMNS",
+    "LOCK_FILE",
     "METRICS_FILE",
     "METRIC_COLUMNS",
     "PARTICLES_FILE",
@@ -75,11 +86,16 @@ __all__ = [
     "SUMMARY_FILE",
     "TRACE_FILE",
     "DrawingRecord",
+    "FolderLock",
+    "FolderLocked",
     "MethodTrace",
     "OutputSettings",
     "SummaryRow",
     "TraceSchema",
     "atomic_write_bytes",
+    "check_output_path",
+    "claim_run_folder",
+    "open_folder",
     "ordered_rows",
     "ordered_table_rows",
     "parsed",
