@@ -187,3 +187,38 @@ def test_the_files_sliceflow_writes():
         assert written_by_sliceflow(name, {"weights.csv"}), name
     for name in ("notes.txt", "data.npy", "weights.csv", ".bashrc", "..trace.csv.x", "run.py"):
         assert not written_by_sliceflow(name), name
+
+
+def test_a_sweep_folder_another_driver_writes_is_refused(tmp_path):
+    from sliceflow.engine.sweep import sweep
+    from tests.engine.sweep_helpers import sweep_scenario
+
+    path = sweep_scenario(tmp_path / "scenario.yaml")
+    (tmp_path / "out").mkdir()
+    with FolderLock(tmp_path / "out"):
+        with pytest.raises(FolderLocked, match=rf"\(pid {os.getpid()}\)"):
+            sweep(path, ["steps=2,3"], out=tmp_path / "out", max_parallel=1)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []
+
+
+@pytest.mark.slow
+def test_a_sweep_point_still_written_elsewhere_fails_in_one_line_and_the_rerun_finishes(tmp_path):
+    # as when a killed driver's worker still writes the point while the sweep is run again
+    from sliceflow.engine.sweep import sweep
+    from tests.engine.sweep_helpers import sweep_scenario
+
+    path = sweep_scenario(tmp_path / "scenario.yaml", steps=3)
+    busy = tmp_path / "out" / "steps=2"
+
+    def again():
+        result = sweep(path, ["steps=2,3"], out=tmp_path / "out", max_parallel=1, render=False)
+        return result, next(p["message"] for p in result.points if p["name"] == "steps=2")
+
+    assert again()[0].states("completed") == ["steps=2", "steps=3"]
+    (busy / "trace.csv").unlink()  # unfinished again: the next sweep continues it
+    with FolderLock(busy):
+        second, message = again()
+    assert second.states("failed") == ["steps=2"] and second.states("completed") == ["steps=3"]
+    assert message == (f"{busy} is being written by another sliceflow process (pid "
+                       f"{os.getpid()}); wait for it or choose another --out")  # fmt: skip
+    assert again()[0].states("completed") == ["steps=2", "steps=3"]
