@@ -11,21 +11,14 @@ package only. Split by concern:
 - :mod:`~sliceflow.rundir.readers`: readers that turn a damaged file into a one-line
   ``RunDirError`` naming the file and the fix;
 - :mod:`~sliceflow.rundir.checkpoints`: checkpoint.pt behind a header and a checksum;
-- :mod:`~sliceflow.rundir.guard`: which folders a run may write (never one of other files), and
-  a lock so that one process at a time writes a folder.
+- :mod:`~sliceflow.rundir.guard`: which folders a run may write (never one of other files);
+- :mod:`~sliceflow.rundir.lock`: a lock, so that one process at a time writes a folder.
 """
 
 from __future__ import annotations
 
 from sliceflow.rundir.checkpoints import CHECKPOINT_MAGIC, read_checkpoint, write_checkpoint
-from sliceflow.rundir.guard import (
-    LOCK_FILE,
-    FolderLock,
-    FolderLocked,
-    check_output_path,
-    claim_run_folder,
-    open_folder,
-)
+from sliceflow.rundir.guard import check_output_path, claim_run_folder
 from sliceflow.rundir.layout import (
     CHECKPOINT_FILE,
     FIGURE_FORMATS,
@@ -43,6 +36,7 @@ from sliceflow.rundir.layout import (
     TraceSchema,
     read_drawing,
 )
+from sliceflow.rundir.lock import LOCK_FILE, FolderLock, FolderLocked, open_folder
 from sliceflow.rundir.readers import (
     MethodTrace,
     SummaryRow,
