@@ -33,7 +33,14 @@ from sliceflow.rundir.layout import (
     SUMMARY_FILE,
     TRACE_FILE,
 )
-from sliceflow.rundir.lock import LOCK_FILE, PROBE_PREFIX, FolderLock, open_folder, os_reason
+from sliceflow.rundir.lock import (
+    LOCK_FILE,
+    PROBE_PREFIX,
+    FolderLock,
+    check_unlocked,
+    open_folder,
+    os_reason,
+)
 
 RUN_FILES = frozenset({TRACE_FILE, SUMMARY_FILE, METRICS_FILE, PARTICLES_FILE, FINAL_FILE,
                        SCENARIO_FILE, CHECKPOINT_FILE, "report.md", "report.html"})  # fmt: skip
@@ -191,7 +198,7 @@ def claim_run_folder(folder: Path, *, resume: bool = False, overwrite: bool = Fa
     _check_claim(folder, resume, overwrite, tables)  # before anything is created in it
     lock = open_folder(folder)
     try:
-        _check_claim(folder, resume, overwrite, tables)  # again, now that no one else writes
+        _check_claim(folder, resume, overwrite, tables, held=True)  # again, no one else writing
         if overwrite and run_state(folder) is not None:
             for name in _entries(folder, tables)[0]:
                 if name != LOCK_FILE:
@@ -202,11 +209,14 @@ def claim_run_folder(folder: Path, *, resume: bool = False, overwrite: bool = Fa
     return lock
 
 
-def _check_claim(folder: Path, resume: bool, overwrite: bool, tables: Collection[str]) -> None:
+def _check_claim(folder: Path, resume: bool, overwrite: bool, tables: Collection[str],
+                 held: bool = False) -> None:  # fmt: skip
     if folder.exists() and not folder.is_dir():
         raise RunDirError(f"{folder} is a file, not a folder; choose another --out")
     if resume or is_empty(folder):
         return
+    if not held:  # a run still being written says so, not "an interrupted run"
+        check_unlocked(folder)
     own, other = _entries(folder, tables)
     state = run_state(folder)
     if state is None:

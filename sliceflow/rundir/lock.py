@@ -27,6 +27,24 @@ class FolderLocked(RunDirError):
     """Another process holds the folder's lock."""
 
 
+def check_unlocked(folder: Path) -> None:
+    """:class:`FolderLocked` if another process holds the lock of ``folder`` (nothing created)."""
+    try:
+        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDWR)
+    except OSError:
+        return  # no lock file (or none we could lock): nobody writes here through sliceflow
+    try:
+        if not _try_lock(fd):
+            raise _locked(folder, _holder(fd))
+    finally:
+        os.close(fd)  # also lets go of the lock just taken
+
+
+def _locked(folder: Path, holder: str) -> FolderLocked:
+    return FolderLocked(f"{folder} is being written by another sliceflow process (pid {holder}); "
+                        "wait for it or choose another --out")  # fmt: skip
+
+
 def open_folder(folder: Path) -> FolderLock:
     """Create ``folder``, lock it and prove it writable (all before any computation).
 
@@ -79,10 +97,7 @@ class FolderLock:
             if not _try_lock(fd):
                 holder = _holder(fd)
                 os.close(fd)
-                raise FolderLocked(
-                    f"{self.folder} is being written by another sliceflow process (pid "
-                    f"{holder}); wait for it or choose another --out"
-                )
+                raise _locked(self.folder, holder)
             if fcntl is None or _same_file(fd, self.path):
                 break
             os.close(fd)
@@ -138,4 +153,5 @@ def _same_file(fd: int, path: Path) -> bool:
         return False
 
 
-__all__ = ["LOCK_FILE", "PROBE_PREFIX", "FolderLock", "FolderLocked", "open_folder", "os_reason"]
+__all__ = ["LOCK_FILE", "PROBE_PREFIX", "FolderLock", "FolderLocked", "check_unlocked",
+           "open_folder", "os_reason"]  # fmt: skip

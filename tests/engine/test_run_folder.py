@@ -164,6 +164,11 @@ def test_a_folder_another_process_writes_is_refused_with_its_pid(tmp_path):
             rf"\(pid {os.getpid()}\); wait for it or choose another --out",
         ):
             _run(out)
+    _run(out)
+    with FolderLock(out):  # a run still being written is not called "a finished run"
+        with pytest.raises(FolderLocked, match="being written by another sliceflow process"):
+            _run(out)
+    (out / "trace.csv").unlink()
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; "
          "from sliceflow.rundir import FolderLock; FolderLock(Path(sys.argv[1])).acquire(); "
@@ -177,7 +182,7 @@ def test_a_folder_another_process_writes_is_refused_with_its_pid(tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    _run(out)  # the system let go of the dead holder's lock
+    _run(out, overwrite=True)  # the system let go of the dead holder's lock
     assert not (out / LOCK_FILE).exists()
 
 
