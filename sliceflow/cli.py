@@ -1,13 +1,16 @@
 """The ``sliceflow`` command: thin typer commands over the library, with shared option types.
 
 Heavy modules (torch, matplotlib) are imported inside command bodies, so ``sliceflow --help`` is
-instant. A user error is one line on stderr and exit code 2; Ctrl-C keeps what was computed.
+instant. A user error is one line on stderr and exit code 2; Ctrl-C or SIGTERM keeps what was
+computed and prints the command that continues (exit code 130).
 """
 
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,6 +119,45 @@ def interrupted(kept: str, again: list[tuple]) -> NoReturn:
     raise typer.Exit(INTERRUPTED) from None
 
 
+class _Stops:
+    """SIGINT and SIGTERM as Ctrl-C while a command runs, counted: the first stops the
+    computation (the library writes what it finished), a second one skips the figures.
+
+    While ``raising`` is False a signal is only counted (the closing message is printed whole).
+    """
+
+    def __init__(self) -> None:
+        self.count, self.raising = 0, True
+
+    def __call__(self, signum, frame) -> None:
+        self.count += 1
+        if self.raising:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[_Stops]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        numbers = (signal.SIGINT, signal.SIGTERM)
+        previous = {number: signal.signal(number, self) for number in numbers}
+        try:
+            yield self
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def quietly(self, render, *args) -> None:
+        """``render(*args)`` unless a second signal came; a signal during it stops it."""
+        if self.count < 2:
+            try:
+                render(*args)
+            except KeyboardInterrupt:
+                err_console.print("[yellow]report of the finished steps not rendered[/] "
+                                  "(interrupted again)")  # fmt: skip
+        self.raising = False
+
+
 @app.command("run")
 def run_command(
     scenario: ScenarioFile,
@@ -132,6 +174,9 @@ def run_command(
         int | None, typer.Option(help="methods run in parallel processes (default: CPU cores)")
     ] = None,
     resume: Annotated[bool, typer.Option(help="continue the interrupted run in --out")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="replace the run in --out (only files sliceflow wrote)")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="progress bars (only on a terminal)")] = True,
     force: Force = False,
     gif: Gif = None,
@@ -149,20 +194,27 @@ def run_command(
     given = [*(set_ or []), *(f"output.{k}={v}" for k, v in output.items())]
     bar = _Progress(enabled=progress and sys.stderr.isatty())
     labels = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
-    try:
-        with user_errors(memory=True), bar:
-            result = run(scenario, out=out, seeds=seeds, steps=steps, methods=labels,
-                         overrides=overrides_of(given) or None, device=device, resume=resume,
-                         jobs=jobs or _cores(), on_progress=bar.update, force=force)  # fmt: skip
-    except RunInterrupted as stop:
-        _render_partial(stop.result.out_dir)
-        interrupted(f"kept steps {stop.result.completed_steps} in {stop.result.out_dir}",
-                    ["sliceflow", "run", scenario, "--out", stop.result.out_dir,
-                     ("--seeds", seeds, None), ("--steps", steps, None),
-                     ("--methods", methods, None), ("--set", set_ or [], None),
-                     ("--force", force, False), ("--device", device, "cpu"),
-                     ("--resume", True, False)])  # fmt: skip
+    with _Stops().installed() as stops:
+        try:
+            with user_errors(memory=True), bar:
+                result = run(scenario, out=out, seeds=seeds, steps=steps, methods=labels,
+                             overrides=overrides_of(given) or None, device=device,
+                             resume=resume, overwrite=overwrite, jobs=jobs or _cores(),
+                             on_progress=bar.update, force=force)  # fmt: skip
+        except RunInterrupted as stop:
+            stops.quietly(_render_partial, stop.result.out_dir)
+            _run_interrupted(stop, scenario, seeds, steps, methods, set_, force, device)
     _print_summary(result)
+
+
+def _run_interrupted(stop, scenario, seeds, steps, methods, set_, force, device) -> NoReturn:
+    """What an interrupted `run` kept, and the command that continues it."""
+    interrupted(f"kept steps {stop.result.completed_steps} in {stop.result.out_dir}",
+                ["sliceflow", "run", scenario, "--out", stop.result.out_dir,
+                 ("--seeds", seeds, None), ("--steps", steps, None),
+                 ("--methods", methods, None), ("--set", set_ or [], None),
+                 ("--force", force, False), ("--device", device, "cpu"),
+                 ("--resume", True, False)])  # fmt: skip
 
 
 @app.command("validate")
@@ -337,21 +389,24 @@ def sweep_command(
     from sliceflow.engine.sweep import SweepInterrupted, sweep
 
     options = render_options(gif, None, None, None, None, fmt, threshold=threshold)
-    try:
-        with user_errors():
-            result = sweep(scenario, grid or [], out=out, overrides=overrides_of(set_ or []),
-                           executor=executor, address=address, max_parallel=max_parallel,
-                           shard_seeds=shard_seeds, device=device, yes=yes,
-                           render_options=options, threshold=threshold,
-                           on_event=_sweep_event)  # fmt: skip
-    except SweepInterrupted as stop:
-        interrupted(f"{len(stop.result.states('completed'))} finished points kept in "
-                    f"{stop.result.out_dir}",
-                    ["sliceflow", "sweep", scenario, "--out", stop.result.out_dir,
-                     ("--grid", grid or [], None), ("--set", set_ or [], None),
-                     ("--executor", executor, "local"), ("--address", address, None),
-                     ("--max-parallel", max_parallel, None), ("--shard-seeds", shard_seeds, 1),
-                     ("--device", device, "cpu"), ("--yes", yes, False)])  # fmt: skip
+    with _Stops().installed() as stops:
+        try:
+            with user_errors():
+                result = sweep(scenario, grid or [], out=out, overrides=overrides_of(set_ or []),
+                               executor=executor, address=address, max_parallel=max_parallel,
+                               shard_seeds=shard_seeds, device=device, yes=yes,
+                               render_options=options, threshold=threshold,
+                               on_event=_sweep_event)  # fmt: skip
+        except SweepInterrupted as stop:
+            stops.raising = False
+            interrupted(f"{len(stop.result.states('completed'))} finished points kept in "
+                        f"{stop.result.out_dir}",
+                        ["sliceflow", "sweep", scenario, "--out", stop.result.out_dir,
+                         ("--grid", grid or [], None), ("--set", set_ or [], None),
+                         ("--executor", executor, "local"), ("--address", address, None),
+                         ("--max-parallel", max_parallel, None),
+                         ("--shard-seeds", shard_seeds, 1), ("--device", device, "cpu"),
+                         ("--yes", yes, False)])  # fmt: skip
     _sweep_summary(result.out_dir, best)
     _sweep_unfinished(result)
 

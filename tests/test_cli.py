@@ -187,3 +187,40 @@ def test_an_interrupted_run_prints_the_command_that_continues_it(monkeypatch, tm
         f"run s.yaml --out {tmp_path / 'run'} --steps 9 --methods swd,max_sw --set seeds=2 "
         "--set methods.swd.lr=0.5 --force --resume"
     )
+
+
+def test_a_second_run_into_a_run_folder_is_refused_and_overwrite_replaces_it(
+    tmp_path, write_scenario
+):
+    path = write_scenario(small_scenario(steps=3))
+    out = tmp_path / "out"
+    base = ["run", path, "--out", out, "--no-progress", "--no-gif"]
+    assert _invoke(*base).exit_code == 0
+    trace = (out / "trace.csv").read_bytes()
+    again = _invoke(*base, "--steps", 2)
+    assert again.exit_code == 2
+    assert again.output.strip() == (
+        f"error: {out} holds a finished run; use --overwrite to replace it, or choose another --out"
+    )
+    assert (out / "trace.csv").read_bytes() == trace
+    replaced = _invoke(*base, "--steps", 2, "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert len((out / "trace.csv").read_text().splitlines()) == 1 + 3 * 3
+    both = _invoke(*base, "--overwrite", "--resume")
+    assert both.exit_code == 2 and "give one of them" in both.output
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [("", "the current folder"), (".", "the current folder, one above it"),
+     ("/dev/null", "is a file, not a folder"), ("/proc/sliceflow", "cannot create this folder"),
+     ("scenario.yaml", "is a file, not a folder")],
+)  # fmt: skip
+def test_unusable_output_folders_are_one_line(out, message, tmp_path, write_scenario, monkeypatch):
+    path = write_scenario(small_scenario(steps=3))
+    monkeypatch.chdir(tmp_path)
+    result = _invoke("run", path, "--out", out, "--no-progress", "--no-gif")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1
+    assert message in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.yaml"]

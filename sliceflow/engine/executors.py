@@ -5,6 +5,8 @@ run folder, a device): one run of a point or of a shard of its seeds, written th
 run directory with one torch thread (one CPU per unit). The numbers are therefore the same, bit
 for bit, whatever the executor. A unit whose folder holds a checkpoint continues from it, so a
 lost worker or Ctrl-C costs at most the steps since the last snapshot, never a finished point.
+A unit locks its run folder while it writes it: a unit still written by a worker of an earlier,
+killed driver fails with one line instead of racing it. Local workers end with their driver.
 """
 
 from __future__ import annotations
@@ -50,14 +52,18 @@ class Outcome:
 Callback = Callable[[Unit, Outcome], None]
 
 
-def run_unit(unit: Unit) -> Outcome:
+def run_unit(unit: Unit, parent: int | None = None) -> Outcome:
     """Run ``unit`` to its last step (continuing from its checkpoint if it has one), then render
-    its report; never raises: the outcome says what happened."""
+    its report; never raises: the outcome says what happened.
+
+    The unit's folder belongs to the sweep: what sliceflow wrote there is replaced when it
+    cannot be continued (other files are refused). With ``parent`` (the driver's pid), the run
+    stops as after Ctrl-C, its files written, once that process is gone."""
     import torch
 
     from sliceflow.engine.run import run
     from sliceflow.errors import RunDirError, UserError
-    from sliceflow.rundir import CHECKPOINT_FILE
+    from sliceflow.rundir import CHECKPOINT_FILE, FolderLocked
     from sliceflow.scenario import build_scenario
 
     start, threads = time.perf_counter(), torch.get_num_threads()
@@ -67,13 +73,18 @@ def run_unit(unit: Unit) -> Outcome:
         scenario = build_scenario(unit.raw, base_dir=unit.base_dir)
         out = Path(unit.out)
         options = {"out": out, "render": False, "device": unit.device, "jobs": 1}
+        if parent is not None:
+            options["on_progress"] = _watch(parent)
         resume = (out / CHECKPOINT_FILE).is_file()
         try:
-            run(scenario, resume=resume, **options)
+            run(scenario, resume=resume, overwrite=not resume, **options)
+        except FolderLocked:
+            raise
         except RunDirError:
             if not resume:
                 raise
-            run(scenario, resume=False, **options)  # an unreadable checkpoint: start it over
+            # an unreadable checkpoint, or one of another scenario: start it over
+            run(scenario, resume=False, overwrite=True, **options)
         if unit.render is not None:
             note = render_point(out, unit.render)
     except KeyboardInterrupt:  # RunInterrupted too: the run has written what it finished
@@ -86,6 +97,18 @@ def run_unit(unit: Unit) -> Outcome:
     finally:
         torch.set_num_threads(threads)
     return Outcome(unit.key, "completed", time.perf_counter() - start, note)
+
+
+def _watch(parent: int) -> Callable[[str, int, int], None]:
+    """A progress callback that stops the run (as Ctrl-C does) once ``parent`` has ended.
+
+    It takes no ``note``, so the run takes the same path as with no callback at all."""
+
+    def check(label: str, step: int, total: int) -> None:
+        if os.getppid() != parent:
+            raise KeyboardInterrupt
+
+    return check
 
 
 def render_point(out: Path, options: dict[str, Any]) -> str:
@@ -103,7 +126,9 @@ class LocalExecutor:
     """Units on ``workers`` processes of this machine (spawned once, reused).
 
     Workers sit in their own process group: Ctrl-C reaches the driver only, which forwards one
-    interrupt to each busy worker and waits for it to write its files.
+    interrupt to each busy worker and waits for it to write its files. A worker whose driver
+    ends otherwise (SIGKILL) gets the same interrupt from the system (Linux), or notices at its
+    next step: it writes its files and ends.
     """
 
     name = "local"
@@ -197,14 +222,35 @@ class _Pool:
                 process.join()
 
 
+def make_executor(name: str, address: str | None, max_parallel: int | None, device: str):
+    """The executor ``local`` or ``ray``; UserError (one line) for a bad name or option."""
+    from sliceflow.engine.loop import torch_device
+    from sliceflow.errors import UserError
+
+    if max_parallel is not None and max_parallel < 1:
+        raise UserError(f"--max-parallel {max_parallel}: give 1 or more")
+    if name == "local":
+        torch_device(device)  # cuda must be here; on Ray, on the workers
+        cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        return LocalExecutor(max_parallel or (len(cores) if cores else os.cpu_count() or 1))
+    if name == "ray":
+        from sliceflow.engine.ray_executor import RayExecutor
+
+        return RayExecutor(address, max_parallel, device)
+    raise UserError(f"--executor {name!r}: use local or ray")
+
+
 def _interrupt_once(signum, frame) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second signal must not cut the flush short
     raise KeyboardInterrupt
 
 
 def _worker(slot: int, inbox, outbox, parent: int) -> None:
+    from sliceflow.engine.loop import die_with_parent
+
     os.setpgrp()  # the terminal's Ctrl-C goes to the driver, which forwards it once
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent, signal.SIGINT)  # a running unit then writes its files and stops
     while True:
         try:
             unit = inbox.get(timeout=1.0)
@@ -215,9 +261,10 @@ def _worker(slot: int, inbox, outbox, parent: int) -> None:
         if unit is None:
             return
         signal.signal(signal.SIGINT, _interrupt_once)
-        outcome = run_unit(unit)
+        outcome = run_unit(unit, parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         outbox.put((slot, outcome))
 
 
-__all__ = ["RETRIES", "LocalExecutor", "Outcome", "Unit", "render_point", "run_unit"]
+__all__ = ["RETRIES", "LocalExecutor", "Outcome", "Unit", "make_executor", "render_point",
+           "run_unit"]  # fmt: skip

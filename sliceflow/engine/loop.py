@@ -1,13 +1,17 @@
-"""The loop over the steps of one method, and the resources it runs with (device, threads)."""
+"""The loop over the steps of one method, and the resources it runs with (device, threads,
+signals while files are written, worker processes that end with their parent)."""
 
 from __future__ import annotations
 
 import ctypes
 import functools
 import inspect
+import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 
@@ -64,6 +68,47 @@ def keep_freed_memory() -> bool:
         return False
     m_trim_threshold, m_top_pad = -1, -2
     return bool(mallopt(m_trim_threshold, 1 << 30)) and bool(mallopt(m_top_pad, 64 << 20))
+
+
+@contextmanager
+def held_signals() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM back while the files of a run are written, then deliver them.
+
+    A second Ctrl-C (or a SIGTERM) arriving while the run folder is written waits until every
+    file is complete; it then takes effect as it would have (``KeyboardInterrupt``, or the end of
+    the process for an unhandled SIGTERM). Yields the signals held so far. Only the main thread
+    receives signals: elsewhere this does nothing.
+    """
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    ignored = (signal.SIG_IGN, None)  # None: a handler not set from Python, left alone
+    wanted = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) not in ignored]
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in wanted}
+    try:
+        yield held
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(held):
+            signal.raise_signal(number)
+
+
+def die_with_parent(parent: int, signum: int) -> None:
+    """Have this worker process receive ``signum`` when its parent ends (Linux), and end now if
+    the parent ``parent`` is already gone.
+
+    Elsewhere the workers check ``os.getppid()`` themselves between steps.
+    """
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signum), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it ended before the request took effect
+        os._exit(1)
 
 
 def run_stepper(stepper: Stepper, book, task: Task, on_progress: ProgressCallback | None) -> None:

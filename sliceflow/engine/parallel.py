@@ -4,11 +4,13 @@ Methods never interact, so running them side by side changes no number: each wor
 scenario and its task (deterministic data), steps its method with the same loop as a sequential
 run, and streams rows, snapshots and checkpoints to the parent, which keeps the one book of the
 run and writes the files. Workers ignore Ctrl-C; the parent stops them and keeps what it received.
+Workers end with their parent, however it ends (even SIGKILL): they write no file.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import pickle
 import queue as queue_module
 import signal
@@ -17,7 +19,7 @@ import traceback
 from typing import Any
 
 from sliceflow.engine.book import RunBook
-from sliceflow.engine.loop import run_stepper, takes_note, threads, torch_device
+from sliceflow.engine.loop import die_with_parent, run_stepper, takes_note, threads, torch_device
 from sliceflow.errors import UserError
 from sliceflow.tasks.base import Task
 
@@ -39,18 +41,18 @@ def run_parallel(task: Task, book: RunBook, labels: list[str], device: str, jobs
     workers = [
         context.Process(
             target=_worker,
-            args=(scenario.to_dict(), scenario.base_dir, device, tasks, results),
+            args=(scenario.to_dict(), scenario.base_dir, device, tasks, results, os.getpid()),
             daemon=True,
         )  # fmt: skip
         for _ in range(min(jobs, len(labels)))
     ]
-    for worker in workers:
-        tasks.put(None)
-        worker.start()
     try:
-        _collect(book, results, set(labels), workers, on_progress)
-    finally:
         for worker in workers:
+            tasks.put(None)
+            worker.start()
+        _collect(book, results, set(labels), workers, on_progress)
+    finally:  # also on Ctrl-C or SIGTERM: no worker outlives the run
+        for worker in (w for w in workers if w.pid is not None):
             if worker.is_alive():
                 worker.terminate()
             worker.join()
@@ -135,8 +137,9 @@ class StreamingBook(RunBook):
         self.last_send = time.perf_counter()
 
 
-def _worker(raw: dict, base_dir: str, device: str, tasks, results) -> None:
+def _worker(raw: dict, base_dir: str, device: str, tasks, results, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    die_with_parent(parent, signal.SIGKILL)  # nothing to save here: the parent has it all
     from sliceflow.scenario import build_scenario
     from sliceflow.tasks import get_task
 
@@ -149,7 +152,7 @@ def _worker(raw: dict, base_dir: str, device: str, tasks, results) -> None:
     while (item := tasks.get()) is not None:
         label, saved = item
         try:
-            _run_one(task, label, saved, results)
+            _run_one(task, label, saved, results, parent)
         except UserError as error:
             results.put(("error", label, True, str(error)))
             return
@@ -158,13 +161,15 @@ def _worker(raw: dict, base_dir: str, device: str, tasks, results) -> None:
             return
 
 
-def _run_one(task: Task, label: str, saved, results) -> None:
+def _run_one(task: Task, label: str, saved, results, parent: int) -> None:
     book = StreamingBook(task, label, results)
     if saved is not None:
         book.checkpoints[label] = saved
     last_progress = [0.0]
 
     def progress(name: str, step: int, total: int, note: str = "") -> None:
+        if os.getppid() != parent:  # the parent is gone (where no signal says so): stop
+            os._exit(1)
         now = time.perf_counter()
         if now - last_progress[0] > PROGRESS_SECONDS or step == total or note:
             results.put(("progress", name, step, total, note))

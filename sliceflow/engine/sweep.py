@@ -4,8 +4,9 @@
 state of every point in ``DIR/sweep.yaml`` (written by this driver only), runs the points that are
 not finished yet (a point whose folder holds a finished run of the same scenario is skipped; an
 interrupted one continues from its checkpoint), merges seed shards into their point's run folder,
-and aggregates ``sweep.csv``. Ctrl-C or a lost worker loses no finished point: running the same
-command again finishes the rest.
+and aggregates ``sweep.csv``. Ctrl-C, SIGTERM or a lost worker loses no finished point: running
+the same command again finishes the rest. The sweep folder is locked while its driver runs (a
+second driver gets one line), and each run folder while its unit writes it.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sliceflow import sweepdir
-from sliceflow.engine.executors import LocalExecutor, Outcome, Unit, render_point
+from sliceflow import rundir, sweepdir
+from sliceflow.engine.executors import Outcome, Unit, make_executor, render_point
 from sliceflow.engine.grid import Axis, Point, parse_axis, plan_points
 from sliceflow.engine.shards import is_complete, merge_shards, seed_chunks, shard_name
 from sliceflow.errors import RunDirError, UserError
+from sliceflow.rundir.guard import is_empty
 
 EventCallback = Callable[[str, str, str], None]  # (event, point, detail)
 
@@ -89,43 +91,26 @@ def sweep(
         raise UserError(f"--shard-seeds {shard_seeds}: give 1 or more shards")
     points = plan_points(scenario, axes, dict(overrides or {}), yes=yes)
     out_dir = Path(out or Path("sweeps") / points[0].scenario.name).absolute()
-    record = _open_record(out_dir, points, axes, scenario, overrides, shard_seeds)
-    runner = _make_executor(executor, address, max_parallel, device)
-    record.update(executor=executor, address=address, device=device)
-    reports = {"gif": False, **(render_options or {})} if render else None
-    driver = _Driver(out_dir, points, record, shard_seeds, device, reports, on_event)
-    paths = [axis.path for axis in axes]
+    rundir.check_output_path(out_dir, "--out" if out else "the default folder")
+    args = (out_dir, points, axes, scenario, overrides, shard_seeds)
+    _open_record(*args)  # refused before anything starts
+    runner = make_executor(executor, address, max_parallel, device)
     try:
-        units = driver.plan()
-        if units:
-            runner.run(units, driver.done, driver.start)
-    except KeyboardInterrupt:
-        driver.interrupted()
-        raise SweepInterrupted(_finish(driver, paths, render, threshold)) from None
+        with rundir.open_folder(out_dir):
+            record = _open_record(*args)  # again, now that no other driver writes here
+            record.update(executor=executor, address=address, device=device)
+            reports = {"gif": False, **(render_options or {})} if render else None
+            driver = _Driver(out_dir, points, record, shard_seeds, device, reports, on_event)
+            paths = [axis.path for axis in axes]
+            try:
+                units = driver.plan()
+                if units:
+                    runner.run(units, driver.done, driver.start)
+            except KeyboardInterrupt:
+                raise SweepInterrupted(_stopped(driver, paths, render, threshold)) from None
+            return _finish(driver, paths, render, threshold)
     finally:
         runner.close()
-    return _finish(driver, paths, render, threshold)
-
-
-def _make_executor(name: str, address: str | None, max_parallel: int | None, device: str):
-    from sliceflow.engine.loop import torch_device
-
-    if max_parallel is not None and max_parallel < 1:
-        raise UserError(f"--max-parallel {max_parallel}: give 1 or more")
-    if name == "local":
-        torch_device(device)  # cuda must be here; on Ray, on the workers
-        return LocalExecutor(max_parallel or _cores())
-    if name == "ray":
-        from sliceflow.engine.ray_executor import RayExecutor
-
-        return RayExecutor(address, max_parallel, device)
-    raise UserError(f"--executor {name!r}: use local or ray")
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _open_record(out_dir: Path, points: list[Point], axes: list[Axis], scenario, overrides,
@@ -142,7 +127,7 @@ def _open_record(out_dir: Path, points: list[Point], axes: list[Axis], scenario,
                 "(or delete it to start over)"
             )
         states = {p["name"]: p for p in old["points"]}
-    elif out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+    elif not is_empty(out_dir):
         raise RunDirError(f"{out_dir} exists and is not a sweep folder; choose another --out")
     else:
         states = {}
@@ -255,8 +240,14 @@ class _Driver:
     def _merge(self, point: Point) -> None:
         entry, run_dir = self.entries[point.name], self.out_dir / point.name
         start = time.perf_counter()
-        merge_shards(point.scenario, [d for _, d in self.shards[point.name].values()],
-                     run_dir, self.device)  # fmt: skip
+        try:
+            with rundir.open_folder(run_dir):
+                merge_shards(point.scenario, [d for _, d in self.shards[point.name].values()],
+                             run_dir, self.device)  # fmt: skip
+        except UserError as error:  # e.g. the folder is still written by an earlier driver's unit
+            entry["state"], entry["message"] = "failed", str(error)
+            self.event("failed", point.name, str(error))
+            return
         note = render_point(run_dir, self.render) if self.render is not None else ""
         shutil.rmtree(self.out_dir / sweepdir.SHARDS_DIR / point.name, ignore_errors=True)
         entry["seconds"] = round(
@@ -272,6 +263,30 @@ class _Driver:
         self.save()
 
 
+def _stopped(driver: _Driver, paths: list[str], render: bool, threshold: float | None
+             ) -> SweepResult:  # fmt: skip
+    """After Ctrl-C: sweep.yaml and sweep.csv written whole (signals held meanwhile), then the
+    figures unless a second Ctrl-C came (``sliceflow report`` draws them later)."""
+    from sliceflow.engine.loop import held_signals
+
+    try:
+        with held_signals():
+            driver.interrupted()
+            result = _finish(driver, paths, False, threshold)
+        if render:
+            _render(driver, threshold)
+    except KeyboardInterrupt:  # held until the files were complete: `result` is set
+        pass
+    return result
+
+
+def _render(driver: _Driver, threshold: float | None) -> None:
+    from sliceflow.report.sweep import render_sweep
+
+    fmt = (driver.render or {}).get("format")
+    render_sweep(driver.out_dir, threshold=threshold, fmt=fmt, aggregate=False)
+
+
 def _finish(
     driver: _Driver, paths: list[str], render: bool, threshold: float | None
 ) -> SweepResult:
@@ -283,10 +298,7 @@ def _finish(
     rows = sweepdir.aggregate(out_dir, record, threshold)
     sweepdir.write_sweep_csv(out_dir, paths, rows)
     if render:
-        from sliceflow.report.sweep import render_sweep
-
-        fmt = (driver.render or {}).get("format")
-        render_sweep(out_dir, threshold=threshold, fmt=fmt, aggregate=False)
+        _render(driver, threshold)
     return SweepResult(out_dir, paths, record["points"], rows)
 
 

@@ -10,12 +10,15 @@ package only. Split by concern:
   interrupted run leaves complete files for the steps it finished, never a half-written one;
 - :mod:`~sliceflow.rundir.readers`: readers that turn a damaged file into a one-line
   ``RunDirError`` naming the file and the fix;
-- :mod:`~sliceflow.rundir.checkpoints`: checkpoint.pt behind a header and a checksum.
+- :mod:`~sliceflow.rundir.checkpoints`: checkpoint.pt behind a header and a checksum;
+- :mod:`~sliceflow.rundir.guard`: which folders a run may write (never one of other files);
+- :mod:`~sliceflow.rundir.lock`: a lock, so that one process at a time writes a folder.
 """
 
 from __future__ import annotations
 
 from sliceflow.rundir.checkpoints import CHECKPOINT_MAGIC, read_checkpoint, write_checkpoint
+from sliceflow.rundir.guard import check_output_path, claim_run_folder
 from sliceflow.rundir.layout import (
     CHECKPOINT_FILE,
     FIGURE_FORMATS,
@@ -33,6 +36,7 @@ from sliceflow.rundir.layout import (
     TraceSchema,
     read_drawing,
 )
+from sliceflow.rundir.lock import LOCK_FILE, FolderLock, FolderLocked, open_folder
 from sliceflow.rundir.readers import (
     MethodTrace,
     SummaryRow,
@@ -66,6 +70,7 @@ __all__ = [
     "FIGURE_FORMATS",
     "FINAL_FILE",
     "KEY_COLUMNS",
+    "LOCK_FILE",
     "METRICS_FILE",
     "METRIC_COLUMNS",
     "PARTICLES_FILE",
@@ -75,11 +80,16 @@ __all__ = [
     "SUMMARY_FILE",
     "TRACE_FILE",
     "DrawingRecord",
+    "FolderLock",
+    "FolderLocked",
     "MethodTrace",
     "OutputSettings",
     "SummaryRow",
     "TraceSchema",
     "atomic_write_bytes",
+    "check_output_path",
+    "claim_run_folder",
+    "open_folder",
     "ordered_rows",
     "ordered_table_rows",
     "parsed",
