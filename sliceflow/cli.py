@@ -305,7 +305,7 @@ def report_command(
     from sliceflow.report import render_run
     from sliceflow.report.io import load_run
     from sliceflow.report.style import resolve_options
-    from sliceflow.report.tables import STATS_HEADER, missing_lines, stats_table
+    from sliceflow.report.tables import STATS_HEADER, stats_table, unfinished_lines
     from sliceflow.sweepdir import is_sweep
 
     options = render_options(gif, gif_seed, gif_frames, fps, size, fmt, threshold=threshold,
@@ -316,8 +316,10 @@ def report_command(
         written = render_run(run_dir, **options)
         run = load_run(run_dir)
         resolved = resolve_options(run.scenario, **options)
-    for line in missing_lines(run):
+    for line in unfinished_lines(run):
         err_console.print(f"[yellow]interrupted run[/]: {escape(line)}")
+    for line in run.warnings:
+        err_console.print(f"[yellow]damaged file[/]: {escape(line)}")
     _print_table(f"{run.name}: {run.quantity}, median [q25, q75] @step", STATS_HEADER,
                  stats_table(run, resolved.threshold))  # fmt: skip
     console.print(f"wrote {len(written)} files to {run.run_dir}: "
@@ -349,6 +351,8 @@ def compare_command(
 
     with user_errors():
         comparison = compare_runs(run_dirs, out=out, fmt=fmt, threshold=threshold)
+    for line in comparison.warnings:
+        err_console.print(f"[yellow]damaged file[/]: {escape(line)}")
     console.print(Markdown(comparison.markdown))
     console.print("wrote " + ", ".join(str(p) for p in comparison.paths))
 

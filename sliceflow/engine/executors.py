@@ -62,7 +62,7 @@ def run_unit(unit: Unit, parent: int | None = None) -> Outcome:
     import torch
 
     from sliceflow.engine.run import run
-    from sliceflow.errors import RunDirError, UserError
+    from sliceflow.errors import RunDirError, RunDirWriteError, UserError
     from sliceflow.rundir import CHECKPOINT_FILE, FolderLocked
     from sliceflow.scenario import build_scenario
 
@@ -80,8 +80,8 @@ def run_unit(unit: Unit, parent: int | None = None) -> Outcome:
             run(scenario, resume=resume, overwrite=not resume, **options)
         except FolderLocked:
             raise
-        except RunDirError:
-            if not resume:
+        except RunDirError as error:
+            if not resume or isinstance(error, RunDirWriteError):  # a full disk: keep what is saved
                 raise
             # an unreadable checkpoint, or one of another scenario: start it over
             run(scenario, resume=False, overwrite=True, **options)

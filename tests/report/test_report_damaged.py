@@ -77,6 +77,7 @@ def test_damaged_trace_rows_are_warned_one_line_each_and_the_rest_drawn(tmp_path
     assert run.warnings == [f"{path}: {line}" for line in expected]
     printed = [line for line in result.output.splitlines() if str(path) in line]
     assert [line.split(": ", 1)[1] for line in printed] == run.warnings  # one line each
+    assert all(line.startswith("damaged file: ") for line in printed)  # not "interrupted run"
     assert stats_table(run, -1.0) == stats_table(intact, -1.0)  # drawn from the rows that fit
     assert {label: t.value.tolist() for label, t in run.traces.items()} == {
         label: t.value.tolist() for label, t in intact.traces.items()
@@ -107,6 +108,7 @@ def test_compare_over_a_damaged_folder_warns_in_its_table(tmp_path):
     assert result.exit_code == 0, result.output
     compared = (tmp_path / "c" / "compare.md").read_text()
     assert "complete, damaged files" in compared
+    assert "damaged file: bad: " in result.output  # on stderr too, a line each
     assert f"- bad: {bad / 'summary.csv'}: damaged, so the summary was recomputed" in compared
     from sliceflow.report.compare import compare_runs
 
