@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from sliceflow.scenario.models import (
     DistributionSpec,
+    MethodSpec,
     ScenarioBase,
     SnapshotSettings,
     Strict,
@@ -60,7 +61,9 @@ class FlowMatchingScenario(ScenarioBase):
     network: NetworkSettings = NetworkSettings()
     batch_size: int = Field(256, gt=0)
     lr: float = Field(1e-3, gt=0, description="Adam learning rate of the velocity network")
-    sigma: float = Field(0.0, ge=0, description="std of the Gaussian probability path")
+    sigma: float = Field(
+        0.0, ge=0, description="std of the Gaussian probability path (a coupling's sigma wins)"
+    )
     evaluation: EvaluationSettings = EvaluationSettings()
     trace: TraceSettings = TraceSettings(every=10)
     snapshots: SnapshotSettings = SnapshotSettings(count=5)
@@ -73,6 +76,11 @@ class FlowMatchingScenario(ScenarioBase):
                 "(e.g. {dataset: gaussian, mean: 0.0, cov: 1.0}), not a file"
             )
         return self
+
+    def path_sigma(self, spec: MethodSpec) -> float:
+        """The path noise of one coupling: its own ``sigma`` key, else the scenario's."""
+        own = getattr(spec.params, "sigma", None)
+        return self.sigma if own is None else float(own)
 
     def snapshot_steps(self) -> list[int]:
         return self.snapshots.select(self.steps)

@@ -114,8 +114,8 @@ class FlowMatchingStepper(Stepper):
         self.generators = [torch.Generator().manual_seed(int(seed)) for seed in self.seeds]
         S, _, d = data.train.shape
         dtype, device = data.train.dtype, data.train.device
-        self.batch_size, self.sigma = scenario.batch_size, scenario.sigma
-        self.matcher = ConditionalFlowMatcher(sigma=scenario.sigma)  # the path and its target
+        self.batch_size, self.sigma = scenario.batch_size, scenario.path_sigma(spec)
+        self.matcher = ConditionalFlowMatcher(sigma=self.sigma)  # the path and its target
         net = scenario.network
         self.net = VelocityMLP(d, net.width, net.depth, self.generators, dtype=dtype,
                                device=device)  # fmt: skip

@@ -107,15 +107,17 @@ def test_dgswp_state_round_trip_continues_bit_for_bit():
     assert torch.equal(expected[0], got[0]) and torch.equal(expected[1], got[1])
 
 
-@pytest.mark.parametrize("projection", ["linear", "mlp"])
-def test_dgswp_pairs_are_the_solvers_plan_on_the_aggregated_batch(projection):
-    """The coupling is the solver: fit on the aggregate (init_steps, then aggregate *
-    steps_per_iteration), the plan of the fitted projection, shuffled per seed."""
+@pytest.mark.parametrize("projection, pairs", [("linear", "shuffled"), ("mlp", "shuffled"),
+                                               ("mlp", "sorted_slices")])  # fmt: skip
+def test_dgswp_pairs_are_the_solvers_plan_on_the_aggregated_batch(projection, pairs):
+    """The coupling is the solver: fit on the aggregate (init_steps, then steps_per_aggregate),
+    the plan of the fitted projection, in the order ``pairs`` names."""
     from sliceflow.ot.sliced import DGSWPSolver
-    from sliceflow.tasks.flow_matching.couplings.base import shuffled_pairs
+    from sliceflow.tasks.flow_matching.couplings.base import shuffled_pairs, sorted_pairs
 
-    seeds, params = [0, 1], {"aggregate": 3, "init_steps": 7, "steps_per_iteration": 2,
-                             "projection": projection, "hidden": 8, "keep_best": True}  # fmt: skip
+    seeds, params = [0, 1], {"aggregate": 3, "init_steps": 7, "steps_per_aggregate": 6,
+                             "projection": projection, "hidden": 8, "keep_best": True,
+                             "pairs": pairs}  # fmt: skip
     coupling = _coupling("dgswp", seeds, batch=16, **params)
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     solver = DGSWPSolver.from_config(coupling.config, 2, generators, dtype=torch.float64)
@@ -124,10 +126,55 @@ def test_dgswp_pairs_are_the_solvers_plan_on_the_aggregated_batch(projection):
         x0, x1 = _clouds(seeds, 48)
         x0, x1 = (x1, x0) if flip else (x0, x1)
         solver.fit(x0, x1, steps)
-        expected = shuffled_pairs(x0, x1, *solver.orders(x0, x1), generators)
+        orders = solver.orders(x0, x1)
+        expected = shuffled_pairs(x0, x1, *orders, generators) if pairs == "shuffled" else (
+            sorted_pairs(x0, x1, *orders))  # fmt: skip
         got = coupling.pair(x0, x1)
         assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
     assert torch.equal(solver.params, coupling.solver.params)
+    assert [g.get_state().tolist() for g in generators] == [
+        g.get_state().tolist() for g in coupling.context.generators
+    ]
+
+
+def test_dgswp_schedule_is_init_steps_then_steps_per_aggregate():
+    """The authors' schedule: init_steps on the first aggregate, then steps_per_aggregate on each
+    new one, whatever the aggregate (the former per-iteration schedule took aggregate x k)."""
+    for per_aggregate in (0, 1, 4):
+        coupling = _coupling("dgswp", [0, 1], batch=8, aggregate=3, init_steps=5,
+                             steps_per_aggregate=per_aggregate)  # fmt: skip
+        for _ in range(3):
+            coupling.pair(*_clouds([0, 1], 24))
+        assert coupling.solver.optimizer.step_count == 5 + 2 * per_aggregate
+
+
+@pytest.mark.parametrize("projection", ["linear", "mlp"])
+def test_dgswp_sorted_slices_follow_the_projection_and_draw_nothing(projection):
+    """``pairs: sorted_slices`` (the default): pair i holds the i-th smallest projected source and
+    target samples, so training minibatch k is the k-th contiguous slice along the projection;
+    unlike ``shuffled``, no random draw after the fit."""
+    x0, x1 = _clouds([0, 1], 48)
+    coupling = _coupling("dgswp", [0, 1], batch=16, aggregate=3, init_steps=0,
+                         projection=projection, hidden=8)  # fmt: skip
+    assert coupling.config.pairs == "sorted_slices" and coupling.config.steps_per_aggregate == 1
+    states = [g.get_state() for g in coupling.context.generators]
+    a, b = coupling.pair(x0, x1)  # init_steps 0: no solver step, no draw at all
+    assert all(torch.equal(g.get_state(), s) for g, s in zip(coupling.context.generators,
+                                                             states, strict=True))  # fmt: skip
+    models = coupling.solver.params.unsqueeze(1)
+    for points in (a, b):
+        values = coupling.solver.family.values(models, points)[:, 0]  # (S, P)
+        assert bool((values.diff(dim=-1) >= 0).all())
+    assert _rows(a[0]) == _rows(x0[0]) and _rows(b[1]) == _rows(x1[1])
+
+
+def test_dgswp_rejects_the_renamed_key_naming_the_new_one():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="replaced by steps_per_aggregate"):
+        get_coupling("dgswp").Config(steps_per_iteration=1)
+    with pytest.raises(ValidationError, match="pairs"):
+        get_coupling("dgswp").Config(pairs="random")
 
 
 def test_sinkhorn_pairs_tend_to_independent_pairs_for_a_large_regularisation():

@@ -16,15 +16,23 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sliceflow.random import rand
 
 
 class CouplingConfig(BaseModel):
-    """Parameters of a coupling; subclasses add their own. Unknown keys are rejected."""
+    """Parameters of a coupling; subclasses add their own. Unknown keys are rejected.
+
+    ``sigma``, the one key every coupling has, is the std of the Gaussian path this coupling
+    trains on; ``None`` takes the scenario's ``sigma``.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sigma: float | None = Field(
+        None, ge=0, description="std of this coupling's Gaussian path (default: the scenario's)"
+    )
 
 
 @dataclass
@@ -89,6 +97,16 @@ def pairs_from_plans(x0, x1, plans: list[torch.Tensor], generators):
         cols.append(draws % m)
     rows_t, cols_t = torch.stack(rows).to(x0.device), torch.stack(cols).to(x0.device)  # (S, n)
     return gather_rows(x0, rows_t), gather_rows(x1, cols_t)
+
+
+def sorted_pairs(x0, x1, sigma, tau) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pairs ``(x0[sigma_i], x1[tau_i])`` of a permutation plan in the plan's own order.
+
+    For a sliced plan this is the order along the projection, so consecutive training
+    minibatches are contiguous slices of the projection-sorted pairs (the DGSWP authors'
+    ``DGSWPSampler``). sigma, tau (S, n) -> two (S, n, d); no random draw.
+    """
+    return gather_rows(x0, sigma), gather_rows(x1, tau)
 
 
 def shuffled_pairs(x0, x1, sigma, tau, generators) -> tuple[torch.Tensor, torch.Tensor]:
