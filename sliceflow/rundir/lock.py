@@ -103,8 +103,11 @@ class FolderLock:
             os.close(fd)
         else:
             raise FolderLocked(f"{self.folder}: its lock file keeps changing; choose another --out")
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:  # a full disk: the lock holds without the pid it shows a second writer
+            pass
         self.fd = fd
         return self
 

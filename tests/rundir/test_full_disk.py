@@ -17,6 +17,7 @@ import sliceflow
 from sliceflow.cli import app
 from sliceflow.errors import RunDirError, RunDirWriteError
 from sliceflow.rundir import atomic_write_bytes, read_checkpoint
+from sliceflow.rundir.lock import LOCK_FILE
 from tests.helpers import small_scenario
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
@@ -41,6 +42,8 @@ def full_disk(monkeypatch):
             try:
                 target = Path(os.readlink(f"/proc/self/fd/{handle}"))
             except OSError:
+                return real_write(handle, data)
+            if target.name == LOCK_FILE:  # the disk fills once the run has its folder
                 return real_write(handle, data)
             # atomic_write_bytes writes ".<name>.<random>" beside <name>
             name = target.name[1:].rsplit(".", 1)[0] if target.name.startswith(".") else ""
@@ -151,3 +154,16 @@ def test_a_gif_that_cannot_be_written_is_one_error_and_leaves_no_temporary_file(
     with pytest.raises(RunDirWriteError, match="flow_a.gif: could not be written"):
         gif.write_gif(frames, tmp_path / "flow_a.gif", fps=4)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_disk_full_from_the_start_still_locks_and_says_so_in_one_line(tmp_path, monkeypatch):
+    real_write = os.write
+
+    def full(handle: int, data) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(RunDirWriteError, match="could not be written .No space left on device"):
+        sliceflow.run(scenario_dict(), out=tmp_path / "run", render=False)
+    monkeypatch.setattr(os, "write", real_write)
+    assert not (tmp_path / "run" / LOCK_FILE).exists()  # released on the way out
