@@ -56,7 +56,9 @@ def straightness(velocity: Velocity, x0: torch.Tensor, steps: int = 100) -> torc
         x = x + v / steps
     chord = x - x0  # (S, n, d)
     gaps = [(chord - v).square().sum(-1).mean(-1) for v in velocities]  # K x (S,)
-    return torch.stack(gaps).mean(0)
+    # reduced along a contiguous row per seed: a mean over the first axis of (K, S) may sum in
+    # an order that depends on S, and a seed must give the same bits alone or in a batch
+    return torch.stack(gaps, dim=-1).mean(-1)
 
 
 @dataclass
