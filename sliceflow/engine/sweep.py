@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from sliceflow import rundir, sweepdir
-from sliceflow.engine.executors import Outcome, Unit, make_executor, render_point
+from sliceflow.engine.choose import make_executor
+from sliceflow.engine.executors import Outcome, Unit, render_point
 from sliceflow.engine.grid import Axis, Point, parse_axis, plan_points
 from sliceflow.engine.shards import is_complete, merge_shards, seed_chunks, shard_name
 from sliceflow.errors import RunDirError, UserError
