@@ -161,3 +161,15 @@ def small_scenario(task: str = "flow", /, **changes) -> dict:
 def sphere_points(generators, count, d, dtype=torch.float64):
     """Uniform points on S^{d-1}, (S, count, d), one row per generator."""
     return random_directions(generators, count, d, dtype=dtype)
+
+
+def node_paths(node, path=()) -> list[tuple]:
+    """The path of every node of a YAML tree (mapping keys, list indices)."""
+    paths = [path]
+    if isinstance(node, dict):
+        for key, child in node.items():
+            paths += node_paths(child, (*path, key))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            paths += node_paths(child, (*path, index))
+    return paths

@@ -19,25 +19,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from sliceflow.cli import app
-from tests.helpers import SCENARIOS, small_scenario
+from tests.helpers import SCENARIOS, node_paths, small_scenario
 
 runner = CliRunner()
 SCENARIO_FILES = sorted(SCENARIOS.glob("*.yaml"))
 VALUES = [0, -1, 2.5, 1e300, float("nan"), "x", None, [], [1, "a"], {}, {"a": 1}, True, 10**12]
 FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
-
-
-def node_paths(node, path=()) -> list[tuple]:
-    """The path of every node of a YAML tree (mapping keys, list indices)."""
-    paths = [path]
-    if isinstance(node, dict):
-        for key, child in node.items():
-            paths += node_paths(child, (*path, key))
-    elif isinstance(node, list):
-        for index, child in enumerate(node):
-            paths += node_paths(child, (*path, index))
-    return paths
 
 
 def mutate(tree, path: tuple, operation: str, value):
